@@ -1,0 +1,82 @@
+"""`python -m mnist_core.eval [MODEL] [IMAGES] [LABELS]`: ggml's mnist-eval, in Python.
+
+With no arguments it evaluates the shipped CNN (assets/mnist-cnn-f32.gguf) on the MNIST test
+set, fetching the data first if needed. Output lines match ggml's.
+"""
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .backend import BACKENDS, get_array_module
+from .cli import run_cli
+from .evaluation import ascii_digit, evaluate
+from .formats.idx import read_idx_pair
+from .models import load_model
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_MODEL = ASSETS_DIR / "mnist-cnn-f32.gguf"
+# ggml names backends ("CPU", "CUDA0"); map them onto ours so its command lines keep working.
+GGML_BACKEND_NAMES = {"cpu": "numpy", "cuda": "cupy", "cuda0": "cupy"}
+
+
+def parse_backend(name):
+    """Our backend name for `name`, accepting ggml's names too."""
+    lowered = name.lower()
+    return GGML_BACKEND_NAMES.get(lowered, lowered)
+
+
+def test_set_paths(images, labels):
+    """The IMAGES and LABELS to use: the given ones, or the fetched MNIST test set."""
+    if images and labels:
+        return images, labels
+    if images or labels:
+        raise SystemExit("error: give both IMAGES and LABELS, or neither to use the fetched MNIST test set")
+    from .data import dataset_files  # imported here: fetching is only needed for the defaults
+    return dataset_files("mnist", "test")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core.eval",
+        description="Evaluate an mnist-fc or mnist-cnn GGUF model on MNIST test images, as ggml's mnist-eval does.")
+    parser.add_argument("model", nargs="?", default=str(DEFAULT_MODEL), help="GGUF model (default: %(default)s)")
+    parser.add_argument("images", nargs="?", help="IDX images, raw or .gz (default: the fetched MNIST test images)")
+    parser.add_argument("labels", nargs="?", help="IDX labels, raw or .gz (default: the fetched MNIST test labels)")
+    parser.add_argument("ggml_backend", nargs="?", metavar="BACKEND", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: numpy)")
+    parser.add_argument("--seed", type=int, help="seed for the choice of the printed digit")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    backend = parse_backend(args.backend or args.ggml_backend or "numpy")
+    xp = get_array_module(backend)
+
+    images_path, labels_path = test_set_paths(args.images, args.labels)
+    images, labels = read_idx_pair(images_path, labels_path)
+    index = random.Random(args.seed).randrange(len(images))
+    print(ascii_digit(images[index]))
+
+    start = time.perf_counter()
+    model = load_model(args.model, xp=xp)
+    print(f"main: loaded model in {(time.perf_counter() - start) * 1000:.2f} ms")
+
+    images_on_device = xp.asarray(images)  # one copy to the device, outside the timed evaluation
+    model.logits(images_on_device[:1])     # warm-up: first-call costs (CuPy kernel compilation) are not evaluation
+    result = evaluate(model, images_on_device, labels)
+    print(f"mnist_model_eval: model evaluation on {result.n_images} images took {result.seconds * 1000:.2f} ms, "
+          f"{result.seconds * 1e6 / result.n_images:.2f} us/image")
+    print(f"main: predicted digit is {result.predictions[index]}")
+    print(f"main: test_loss={result.loss:.6f}+-{result.loss_uncertainty:.6f}")
+    print(f"main: test_acc={result.accuracy * 100:.2f}+-{result.accuracy_uncertainty * 100:.2f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

@@ -1,0 +1,72 @@
+"""What the two reference models share: parameters by GGUF name, input preparation, batched inference."""
+
+import numpy as np
+
+from ..backend import to_device, to_host
+from ..layers import softmax
+
+IMAGE_SIZE = 28
+N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+N_CLASSES = 10
+
+
+class Model:
+    """A model is its architecture name, its tensors (by GGUF name, in NumPy shapes) and an `xp`.
+
+    Subclasses set `arch` and `tensor_shapes` and implement `forward(x)` -> (logits, cache) and
+    `backward(dlogits, cache)` -> gradients keyed like `params`.
+    """
+
+    arch = None
+    tensor_shapes = {}
+    inference_batch = 1000  # bounds the im2col buffers: (1000*784, 9) floats for the CNN's conv1
+
+    def __init__(self, params, xp=np, metadata=None, dtype=np.float32):
+        self.xp = xp
+        # Always a fresh, writable copy: GGUF tensors are read-only views of the file's bytes, and
+        # training updates parameters in place. float64 is for gradient checks; models run in float32.
+        self.params = {name: to_device(xp, np.array(to_host(params[name]), dtype=dtype, order="C"))
+                       for name in self.tensor_shapes}
+        self.metadata = dict(metadata or {})
+
+    def prepare_input(self, images):
+        """uint8 pixels (N, 28, 28) or (N, 784), ink = 255 -> float32 in [0, 1] on `xp`.
+
+        Float input is taken as already scaled to [0, 1].
+        """
+        xp = self.xp
+        images = xp.asarray(images)
+        if images.ndim == 2 and images.shape[1] == N_PIXELS:
+            images = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+        if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"{self.arch}: expected images of shape (N, 28, 28) or (N, 784), got {images.shape}")
+        if images.dtype == np.uint8:
+            x = images.astype(np.float32)
+            x *= np.float32(1 / 255)
+            return x
+        return images.astype(np.float32, copy=False)
+
+    def logits(self, images):
+        """Logits (N, 10) for a batch of images, computed in slices of `inference_batch`."""
+        xp = self.xp
+        x = self.prepare_input(images)
+        if x.shape[0] <= self.inference_batch:
+            return self.forward(x)[0]
+        return xp.concatenate([self.forward(x[i:i + self.inference_batch])[0]
+                               for i in range(0, x.shape[0], self.inference_batch)])
+
+    def predict_proba(self, images):
+        """Class probabilities (N, 10), float32, as a NumPy array."""
+        return to_host(softmax(self.xp, self.logits(images)))
+
+    def predict(self, images):
+        """Predicted digits (N,) as a NumPy int array."""
+        return to_host(self.logits(images).argmax(axis=1))
+
+    def host_params(self):
+        """The parameters as NumPy float32 arrays in the reference shapes (for writing GGUF)."""
+        return {name: np.ascontiguousarray(to_host(value), dtype=np.float32) for name, value in self.params.items()}
+
+    def to(self, xp):
+        """The same model with its parameters on another array module."""
+        return type(self)(self.host_params(), xp=xp, metadata=self.metadata)

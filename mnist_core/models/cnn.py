@@ -1,0 +1,81 @@
+"""mnist-cnn: conv 3x3 -> 8, ReLU, maxpool 2 -> conv 3x3 -> 16, ReLU, maxpool 2 -> dense 784 -> 10.
+
+Inside, feature maps are (C, H, W, N), batch innermost (see layers/conv.py for why). Before
+the dense layer the final (16, 7, 7, N) map is flattened in (y, x, c) order, feature index
+(y*7 + x)*16 + c: the Keras (channels-last) order the reference's dense layer expects.
+"""
+
+from ..layers import (channel_bias_backward, channel_bias_forward, conv3x3_backward, conv3x3_forward,
+                      dense_backward, dense_forward, maxpool2x2_backward, maxpool2x2_forward,
+                      relu_backward, relu_forward)
+from .base import IMAGE_SIZE, N_CLASSES, Model
+
+N_CHANNELS_1 = 8
+N_CHANNELS_2 = 16
+N_FEATURES = (IMAGE_SIZE // 4) ** 2 * N_CHANNELS_2  # 7 * 7 * 16 = 784
+
+
+class CNNModel(Model):
+    """ggml's (and Keras') small CNN, with the reference's tensor names and shapes."""
+
+    arch = "mnist-cnn"
+    tensor_shapes = {
+        "conv1.kernel": (N_CHANNELS_1, 1, 3, 3),
+        "conv1.bias": (1, N_CHANNELS_1, 1, 1),
+        "conv2.kernel": (N_CHANNELS_2, N_CHANNELS_1, 3, 3),
+        "conv2.bias": (1, N_CHANNELS_2, 1, 1),
+        "dense.weight": (N_CLASSES, N_FEATURES),
+        "dense.bias": (N_CLASSES,),
+    }
+    inference_batch = 500
+
+    def forward(self, x):
+        """x (N, 28, 28) float in [0, 1] -> logits (N, 10) and the cache for backward.
+
+        Each block runs conv -> max pool -> bias -> ReLU rather than the reference's
+        conv + bias -> ReLU -> max pool. Max pooling commutes with adding a per-channel
+        constant and with ReLU (both monotonic), so the output is the same, gradients included,
+        and the bias and ReLU then touch a quarter of the values.
+        """
+        xp, p = self.xp, self.params
+        n = x.shape[0]
+        # One transposing copy up front; im2col would otherwise gather from it nine times.
+        x = xp.ascontiguousarray(x.reshape(n, IMAGE_SIZE, IMAGE_SIZE).transpose(1, 2, 0))[None]  # (1, 28, 28, N)
+        a1, block1_cache = self._block_forward(x, p["conv1.kernel"], p["conv1.bias"])   # (8, 14, 14, N)
+        a2, block2_cache = self._block_forward(a1, p["conv2.kernel"], p["conv2.bias"])  # (16, 7, 7, N)
+        features = a2.transpose(3, 1, 2, 0).reshape(n, N_FEATURES)              # (N, 784), (y, x, c) order
+        logits, dense_cache = dense_forward(xp, features, p["dense.weight"], p["dense.bias"])  # (N, 10)
+        return logits, (block1_cache, block2_cache, dense_cache)
+
+    def _block_forward(self, x, kernel, bias):
+        """conv 3x3 -> max pool 2x2 -> bias -> ReLU on (C, H, W, N) maps."""
+        xp = self.xp
+        z, conv_cache = conv3x3_forward(xp, x, kernel)
+        z, pool_cache = maxpool2x2_forward(xp, z)
+        z, _ = channel_bias_forward(xp, z, bias.reshape(-1))
+        a, relu_cache = relu_forward(xp, z, out=z)
+        return a, (conv_cache, pool_cache, relu_cache)
+
+    def _block_backward(self, da, cache, need_dx=True):
+        """Gradients of one block: (dx or None, dkernel, dbias (C,))."""
+        xp = self.xp
+        conv_cache, pool_cache, relu_cache = cache
+        dz = relu_backward(xp, da, relu_cache)
+        dbias = channel_bias_backward(xp, dz)
+        dx, dkernel = conv3x3_backward(xp, maxpool2x2_backward(xp, dz, pool_cache), conv_cache, need_dx=need_dx)
+        return dx, dkernel, dbias
+
+    def backward(self, dlogits, cache):
+        """dlogits (N, 10) -> gradients of every parameter, keyed by tensor name."""
+        xp = self.xp
+        block1_cache, block2_cache, dense_cache = cache
+        dfeatures, dw_dense, db_dense = dense_backward(xp, dlogits, dense_cache)
+        c2, h2, w2, n = block2_cache[2].shape
+        da2 = dfeatures.reshape(n, h2, w2, c2).transpose(3, 1, 2, 0)            # (16, 7, 7, N)
+        da1, dk2, db2 = self._block_backward(da2, block2_cache)
+        _, dk1, db1 = self._block_backward(da1, block1_cache, need_dx=False)
+        return {
+            "conv1.kernel": dk1, "conv1.bias": db1.reshape(self.tensor_shapes["conv1.bias"]),
+            "conv2.kernel": dk2, "conv2.bias": db2.reshape(self.tensor_shapes["conv2.bias"]),
+            "dense.weight": dw_dense, "dense.bias": db_dense,
+        }

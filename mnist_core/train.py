@@ -1,0 +1,177 @@
+"""`python -m mnist_core.train ARCH OUT.gguf [TRAIN_IMAGES TRAIN_LABELS]`: ggml's mnist-train, in Python.
+
+With no data arguments it trains on the fetched MNIST training set and, at the end, reports
+the result on the fetched test set. The command line is stored in the model file's metadata.
+"""
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .backend import BACKENDS, get_array_module
+from .cli import run_cli
+from .errors import MnistCoreError
+from .eval import parse_backend
+from .evaluation import evaluate
+from .formats.idx import read_idx_pair
+from .models import ARCHITECTURES, init_model, save_model
+from .training.checkpoint import load_checkpoint, save_checkpoint
+from .training.optimizer import AdamW
+from .training.trainer import RECIPES, SilentReporter, TrainConfig, train
+
+COMMAND_KEY = "mnist_core.training.command"
+
+
+class ProgressReporter(SilentReporter):
+    """A progress bar per epoch (tqdm when installed) and one line per epoch with the validation result."""
+
+    def __init__(self, epochs, n_train):
+        self.epochs, self.n_train = epochs, n_train
+        try:
+            from tqdm import tqdm
+        except ImportError:  # the training extra brings tqdm; without it, plain lines
+            tqdm = None
+        self.tqdm = tqdm
+        self.bar = None
+
+    def start_epoch(self, epoch, n_batches):
+        self.seen = self.loss_sum = self.correct = 0
+        self.epoch = epoch + 1
+        if self.tqdm:
+            self.bar = self.tqdm(total=self.n_train, desc=f"epoch {self.epoch}/{self.epochs}", unit="img",
+                                 leave=False, dynamic_ncols=True, mininterval=0.5)
+
+    def batch(self, n_images, loss, accuracy):
+        self.seen += n_images
+        self.loss_sum += loss * n_images
+        self.correct += accuracy * n_images
+        if self.bar:
+            self.bar.set_postfix_str(f"loss={self.loss_sum / self.seen:.4f} acc={100 * self.correct / self.seen:.2f}%",
+                                     refresh=False)
+            self.bar.update(n_images)
+
+    def end_epoch(self, stats):
+        if self.bar:
+            self.bar.close()
+        print(f"epoch {stats.epoch}/{self.epochs}: train_loss={stats.train_loss:.4f} "
+              f"train_acc={100 * stats.train_accuracy:.2f}% val_loss={stats.val_loss:.4f} "
+              f"val_acc={100 * stats.val_accuracy:.2f}% ({stats.seconds:.1f} s)", flush=True)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core.train",
+        description="Train an mnist-fc or mnist-cnn model and write it as a GGUF file ggml's tools load.")
+    parser.add_argument("arch", choices=sorted(ARCHITECTURES), help="architecture")
+    parser.add_argument("out", help="output GGUF file (written atomically)")
+    parser.add_argument("images", nargs="?", help="IDX training images (default: the fetched MNIST training set)")
+    parser.add_argument("labels", nargs="?", help="IDX training labels")
+    parser.add_argument("ggml_backend", nargs="?", metavar="BACKEND", help=argparse.SUPPRESS)
+    defaults = TrainConfig()
+    parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: numpy)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (default: %(default)s)")
+    parser.add_argument("--val-split", type=float, default=defaults.val_split, help="fraction held out (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for init, shuffling and augmentation")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="best",
+                        help="'ggml': the reference's init, constant rate, no augmentation; 'best' (default): ours")
+    parser.add_argument("--init", choices=["he", "ggml"], help="override the recipe's weight init")
+    parser.add_argument("--schedule", choices=["cosine", "constant"], help="override the recipe's learning-rate schedule")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="override the recipe's data augmentation")
+    parser.add_argument("--limit", type=int, help="use only the first N training images (quick runs)")
+    parser.add_argument("--checkpoint", help="write a checkpoint here after every epoch (default with --resume: OUT.ckpt)")
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument("--test-images", help="IDX test images for the final result (default: the fetched MNIST test set)")
+    parser.add_argument("--test-labels", help="IDX test labels")
+    return parser
+
+
+def config_from_args(args):
+    recipe = RECIPES[args.recipe]
+    for name, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("limit", args.limit)):
+        if value is not None and value < 1:
+            raise MnistCoreError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if not 0 <= args.val_split < 1:
+        raise MnistCoreError(f"--val-split must be in [0, 1), got {args.val_split}")
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
+        val_split=args.val_split, seed=args.seed,
+        init=args.init or recipe["init"], schedule=args.schedule or recipe["schedule"],
+        augment=recipe["augment"] if args.augment is None else args.augment)
+
+
+def training_data(args):
+    """(images, labels, test paths or None) for the arguments given."""
+    if bool(args.images) != bool(args.labels):
+        raise MnistCoreError("give both TRAIN_IMAGES and TRAIN_LABELS, or neither to use the fetched MNIST training set")
+    if bool(args.test_images) != bool(args.test_labels):
+        raise MnistCoreError("give both --test-images and --test-labels")
+    test_paths = (args.test_images, args.test_labels) if args.test_images else None
+    if args.images:
+        images, labels = read_idx_pair(args.images, args.labels)
+    else:
+        from .data import dataset_files
+        images, labels = read_idx_pair(*dataset_files("mnist", "train"))
+        test_paths = test_paths or dataset_files("mnist", "test")
+    if args.limit:
+        images, labels = images[:args.limit], labels[:args.limit]
+    return images, labels, test_paths
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    xp = get_array_module(parse_backend(args.backend or args.ggml_backend or "numpy"))
+    config = config_from_args(args)
+    images, labels, test_paths = training_data(args)
+    checkpoint = args.checkpoint or (f"{args.out}.ckpt" if args.resume else None)
+    metadata = {COMMAND_KEY: shlex.join(["python", "-m", "mnist_core.train", *argv]), **config.as_metadata()}
+
+    start_epoch, optimizer = 0, None
+    if args.resume and Path(checkpoint).exists():
+        model, start_epoch, step, moments, _ = load_checkpoint(checkpoint, xp)
+        if model.arch != args.arch:
+            raise MnistCoreError(f"{checkpoint}: checkpoint is {model.arch}, not {args.arch}")
+        optimizer = AdamW(model.params, config.learning_rate, config.beta1, config.beta2, config.eps,
+                          config.weight_decay, xp=xp)
+        optimizer.load_state(step, moments["m"], moments["v"])
+        print(f"main: resuming from {checkpoint} after epoch {start_epoch}")
+    else:
+        model = init_model(args.arch, seed=config.seed, xp=xp, scheme=config.init)
+
+    n_val = int(round(len(images) * config.val_split))
+    print(f"main: training {args.arch} on {len(images) - n_val} images ({n_val} held out for validation), "
+          f"{config.epochs} epochs, batch {config.batch_size}, recipe {args.recipe} "
+          f"(init {config.init}, {config.schedule} lr {config.learning_rate:g}, augment {'on' if config.augment else 'off'})")
+
+    def on_epoch_end(stats, opt):
+        if checkpoint:
+            save_checkpoint(checkpoint, model, opt, stats.epoch, metadata)
+
+    start = time.perf_counter()
+    history = train(model, images, labels, config, ProgressReporter(config.epochs, len(images) - n_val),
+                    start_epoch=start_epoch, optimizer=optimizer, on_epoch_end=on_epoch_end)
+    elapsed = time.perf_counter() - start
+    if history:
+        print(f"main: training took {elapsed:.1f} s, {elapsed / len(history):.2f} s/epoch")
+
+    if test_paths:
+        test_images, test_labels = read_idx_pair(*test_paths)
+        result = evaluate(model, test_images, test_labels)
+        metadata["mnist_core.training.test_accuracy"] = result.accuracy
+        print(f"main: test_loss={result.loss:.6f}+-{result.loss_uncertainty:.6f}")
+        print(f"main: test_acc={result.accuracy * 100:.2f}+-{result.accuracy_uncertainty * 100:.2f}%")
+    save_model(model, args.out, metadata)
+    print(f"main: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

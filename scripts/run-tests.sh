@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on a fresh Debian machine, then runs the whole suite:
+# a virtualenv with mnist-core and its dev extra, Node (for Pyodide under Node), Debian's
+# Chromium (for the page under Playwright), the MNIST data and the WebAssembly site.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup-common.sh
+setup_python dev
+setup_system_packages nodejs npm chromium
+.venv/bin/python -m mnist_core.data mnist
+.venv/bin/python build_wasm.py
+exec .venv/bin/python -m pytest "$@"

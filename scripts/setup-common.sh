@@ -1,0 +1,25 @@
+# Shared by run-app.sh and run-tests.sh: idempotent set-up steps (quick when already done).
+
+setup_python() {  # $1: the extra to install (training, dev)
+    local python=${PYTHON:-python3}
+    if [ ! -x .venv/bin/python ]; then
+        "$python" -m venv .venv
+    fi
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$1]"
+}
+
+setup_system_packages() {  # the Debian packages whose commands are missing (needs root or sudo)
+    local missing=()
+    for pkg in "$@"; do
+        case $pkg in
+            nodejs) command -v node >/dev/null || missing+=(nodejs) ;;
+            *) command -v "$pkg" >/dev/null || missing+=("$pkg") ;;
+        esac
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
