@@ -21,6 +21,14 @@ def run_cli(main, argv=None):
     except PermissionError as exc:
         print(f"error: {exc.filename}: permission denied", file=sys.stderr)
         return 1
+    except NotADirectoryError as exc:
+        print(f"error: {exc.filename}: a path component is a file, expected a directory", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # not about a file the user named: a bug, keep its traceback
+        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)  # e.g. no space left on device
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

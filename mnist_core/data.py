@@ -416,5 +416,10 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+def console_main():
+    """Entry point of the console script and of `python -m`: errors as one line, exit code."""
     sys.exit(run_cli(main))
+
+
+if __name__ == "__main__":
+    console_main()

@@ -86,9 +86,9 @@ def conv3x3_backward(xp, dy, cache, need_dx=True):
 
 
 def channel_bias_forward(xp, x, bias):
-    """x (C, H, W, N) + bias (C,) broadcast over every pixel, in place; returns (x, None)."""
-    x += bias.reshape(-1, 1, 1, 1)
-    return x, None
+    """x (C, H, W, N) + bias (C,) broadcast over every pixel, as a new array (x may be another
+    layer's cache); returns (y, None)."""
+    return x + bias.reshape(-1, 1, 1, 1), None
 
 
 def channel_bias_backward(xp, dy):

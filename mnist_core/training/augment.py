@@ -25,23 +25,24 @@ def random_affine(xp, images, params):
     the image read zero (background).
     """
     n = images.shape[0]
-    params = xp.asarray(params)
+    row = IMAGE_SIZE + 2  # width of the zero-bordered copy
+    params = xp.asarray(params, dtype=np.float32)
     angle, scale, shift_x, shift_y = (params[:, i].reshape(n, 1, 1) for i in range(4))
     coords = xp.arange(IMAGE_SIZE, dtype=np.float32) - np.float32(CENTRE)
     out_y, out_x = coords.reshape(1, -1, 1), coords.reshape(1, 1, -1)
     cos, sin = xp.cos(angle) / scale, xp.sin(angle) / scale
-    src_x = cos * out_x + sin * out_y + np.float32(CENTRE) - shift_x    # (N, 28, 28)
-    src_y = -sin * out_x + cos * out_y + np.float32(CENTRE) - shift_y
-    # A one-pixel zero border lets every neighbour index be clipped into range and still read 0.
-    padded = xp.zeros((n, IMAGE_SIZE + 2, IMAGE_SIZE + 2), dtype=images.dtype)
+    # Source position of every output pixel, shifted by +1 into the bordered copy and clipped
+    # onto its border, so that positions outside the image read exactly zero.
+    src_x = xp.clip(cos * out_x + sin * out_y + np.float32(CENTRE + 1) - shift_x, 0, IMAGE_SIZE + 1)
+    src_y = xp.clip(-sin * out_x + cos * out_y + np.float32(CENTRE + 1) - shift_y, 0, IMAGE_SIZE + 1)
+    # The top-left neighbour, kept one short of the last border row/column so that its
+    # right/bottom neighbour exists (the weight then moves wholly onto that neighbour).
+    x0, y0 = xp.minimum(xp.floor(src_x), IMAGE_SIZE), xp.minimum(xp.floor(src_y), IMAGE_SIZE)
+    fx, fy = src_x - x0, src_y - y0                                       # (N, 28, 28) float32
+    index = (y0 * row + x0).astype(np.int32) + (xp.arange(n, dtype=np.int32) * row * row).reshape(n, 1, 1)
+    padded = xp.zeros((n, row, row), dtype=np.float32)
     padded[:, 1:-1, 1:-1] = images
-    src_x = xp.clip(src_x, -1, IMAGE_SIZE) + 1
-    src_y = xp.clip(src_y, -1, IMAGE_SIZE) + 1
-    x0 = xp.minimum(xp.floor(src_x), IMAGE_SIZE).astype(np.int32)
-    y0 = xp.minimum(xp.floor(src_y), IMAGE_SIZE).astype(np.int32)
-    fx, fy = src_x - x0, src_y - y0
-    flat = padded.reshape(-1)
-    base = (xp.arange(n, dtype=np.int32) * (IMAGE_SIZE + 2) ** 2).reshape(n, 1, 1) + y0 * (IMAGE_SIZE + 2) + x0
-    top = flat[base] * (1 - fx) + flat[base + 1] * fx
-    bottom = flat[base + IMAGE_SIZE + 2] * (1 - fx) + flat[base + IMAGE_SIZE + 3] * fx
-    return (top * (1 - fy) + bottom * fy).astype(images.dtype, copy=False)
+    corners = padded.reshape(-1)[index[None] + xp.asarray([0, 1, row, row + 1], dtype=np.int32).reshape(4, 1, 1, 1)]
+    top = corners[0] + fx * (corners[1] - corners[0])
+    bottom = corners[2] + fx * (corners[3] - corners[2])
+    return top + fy * (bottom - top)
