@@ -14,6 +14,7 @@ import numpy as np
 
 from .backend import BACKENDS, get_array_module
 from .cli import run_cli
+from .errors import MnistCoreError
 from .evaluation import ascii_digit, evaluate
 from .formats.idx import read_idx_pair
 from .models import load_model
@@ -35,7 +36,7 @@ def test_set_paths(images, labels):
     if images and labels:
         return images, labels
     if images or labels:
-        raise SystemExit("error: give both IMAGES and LABELS, or neither to use the fetched MNIST test set")
+        raise MnistCoreError("give both IMAGES and LABELS, or neither to use the fetched MNIST test set")
     from .data import dataset_files  # imported here: fetching is only needed for the defaults
     return dataset_files("mnist", "test")
 

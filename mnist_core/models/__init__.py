@@ -4,7 +4,6 @@ import numpy as np
 
 from ..errors import ModelError
 from ..formats.gguf_reader import read_gguf
-from ..formats.gguf_writer import write_gguf
 from .base import Model
 from .cnn import CNNModel
 from .fc import FCModel
@@ -47,6 +46,8 @@ def load_model(source, name=None, xp=np):
 
 def save_model(model, path, metadata=None):
     """Write `model` as a GGUF file ggml's tools load, atomically; extra metadata keys are kept."""
+    # Imported here: the web page only reads models, and this keeps its start-up leaner.
+    from ..formats.gguf_writer import write_gguf
     keys = {ARCH_KEY: model.arch, **model.metadata, **(metadata or {})}
     write_gguf(path, keys, model.host_params())
 

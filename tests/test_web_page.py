@@ -1,0 +1,385 @@
+"""The web page in Debian's Chromium, driven by Playwright: it loads, predicts as native mnist_core does, stays on its origin.
+
+The site is built by build_wasm.py and served from web/ by a stdlib HTTP server on localhost.
+A screenshot is left in test-artifacts/page.png for people to look at.
+"""
+
+import base64
+
+import numpy as np
+import pytest
+
+from mnist_core.browser import App
+from mnist_core.models import load_model
+from web_support import (ARTIFACTS_DIR, build_site, chromium_missing_reason, launch_chromium, serve,
+                         site_model_path, site_test_set, wait_until_ready)
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))]
+
+CANVAS_SIZE = 364
+TRAINED_ACCURACY = 0.9  # below this on test images, the site's models are placeholders, not trained ones
+
+
+
+def arc(cx, cy, rx, ry, start=0, stop=360, points=24):
+    """Points along an ellipse, clockwise from 12 o'clock (angles in degrees)."""
+    angles = np.radians(np.linspace(start, stop, points + 1))
+    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in angles]
+
+
+# Each digit as one stroke (canvas pixels, 364 x 364), drawn the way a hand would.
+STROKES = {
+    0: arc(182, 182, 90, 140),
+    1: [(182, 40), (182, 120), (183, 180), (184, 240), (185, 320)],
+    2: arc(182, 120, 80, 70, -80, 120, 10) + [(110, 320), (270, 320)],
+    3: arc(175, 115, 75, 65, -70, 180, 10) + arc(175, 250, 85, 70, 0, 220, 10)[1:],
+    4: [(220, 320), (220, 40), (90, 230), (280, 230)],
+    5: [(260, 50), (120, 50), (110, 160)] + arc(175, 230, 85, 85, -60, 220, 12)[1:],
+    6: [(240, 50), (160, 120)] + arc(185, 240, 80, 80, -120, 240, 16),
+    7: [(100, 60), (180, 60), (270, 60), (230, 160), (195, 240), (170, 320)],
+    8: arc(182, 110, 65, 65, 180, 540, 16) + arc(182, 250, 80, 75, 0, 360, 16),
+    9: arc(182, 120, 75, 75, 90, 450, 16) + [(257, 120), (240, 320)],
+}
+STROKE_ONE, STROKE_SEVEN = STROKES[1], STROKES[7]
+
+
+@pytest.fixture(scope="module")
+def site():
+    return build_site()
+
+
+@pytest.fixture(scope="module")
+def origin(site):
+    with serve(site) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+class PageSession:
+    """A page on the site, with every request it made recorded."""
+
+    def __init__(self, browser, origin, **context_options):
+        self.origin = origin
+        self.context = browser.new_context(accept_downloads=True, **context_options)
+        self.page = self.context.new_page()
+        self.requests = []
+        self.errors = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(f"{origin}/index.html")
+
+    def foreign_requests(self):
+        """Requests whose URL is not on the page's origin (blob: URLs of our own origin count as ours)."""
+        own = (self.origin + "/", f"blob:{self.origin}/")
+        return [url for url in self.requests if not url.startswith(own)]
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def session(browser, origin):
+    session = PageSession(browser, origin)
+    wait_until_ready(session.page)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def page(session):
+    """The shared ready page, cleared, with mnist-fc selected."""
+    page = session.page
+    if page.get_attribute("#app", "data-model") != "mnist-fc":
+        select_model(page, "mnist-fc")
+    page.click("#clear")
+    return page
+
+
+@pytest.fixture(scope="module")
+def native(site):
+    """Native mnist_core with the site's own models and test set."""
+    app = App()
+    app.test_images, app.test_labels = site_test_set(site)
+    for arch in ("mnist-cnn", "mnist-fc"):
+        app.load_model(arch, site_model_path(arch, site).read_bytes())
+    assert app.arch == "mnist-fc"  # the page's default; tests that switch use app.models directly
+    return app
+
+
+def select_model(page, arch):
+    page.select_option("#model", arch)
+    page.wait_for_selector(f'#app[data-model="{arch}"]')
+
+
+def prediction_count(page):
+    return int(page.get_attribute("#prediction", "data-count") or 0)
+
+
+def wait_for_final_prediction(page, after):
+    page.wait_for_function(
+        """after => {
+             const p = document.querySelector('#prediction');
+             return Number(p.dataset.count || 0) > after && p.dataset.state === 'final';
+           }""", arg=after)
+
+
+def draw(page, points, steps=4):
+    """Draw one stroke through `points` (canvas pixels) with the mouse."""
+    box = page.locator("#canvas").bounding_box()
+    scale = box["width"] / CANVAS_SIZE
+    to_page = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
+    page.mouse.move(*to_page[0])
+    page.mouse.down()
+    for x, y in to_page[1:]:
+        page.mouse.move(x, y, steps=steps)
+        page.wait_for_timeout(40)
+    page.mouse.up()
+
+
+def canvas_rgba(page):
+    """The drawing canvas's RGBA bytes, as the worker was given them."""
+    encoded = page.evaluate("""() => {
+        const c = document.querySelector('#canvas');
+        const bytes = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let text = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(text);
+    }""")
+    return base64.b64decode(encoded)
+
+
+def last_result(page):
+    return page.evaluate("() => { const r = window.mnistCore.last; return {...r, image28: Array.from(r.image28)}; }")
+
+
+def models_are_trained(native):
+    images, labels = native.test_images[:500], native.test_labels[:500]
+    return all((native.models[arch].predict(images) == labels).mean() >= TRAINED_ACCURACY for arch in native.models)
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_random_stays_disabled_until_the_model_is_ready_then_the_page_shows_load_time(browser, origin):
+    session = PageSession(browser, origin)
+    try:
+        page = session.page
+        assert page.get_attribute("#app", "data-state") == "loading"
+        assert page.is_disabled("#random")
+        wait_until_ready(page)
+        assert page.is_enabled("#random")
+        assert float(page.get_attribute("#app", "data-load-ms")) > 0
+        assert "Ready in" in page.text_content("#status")
+        assert "loaded in" in page.text_content("#timing")
+        assert session.errors == []
+    finally:
+        session.close()
+
+
+def test_random_shows_a_test_image_its_label_and_the_native_prediction(page, native):
+    for _ in range(3):
+        before = prediction_count(page)
+        page.click("#random")
+        wait_for_final_prediction(page, before)
+        index = int(page.get_attribute("#sample", "data-index"))
+        label = int(page.get_attribute("#sample", "data-label"))
+        assert label == native.test_labels[index]
+        assert page.text_content("#sample") == f"test image {index}, label {label}"
+        expected = native.sample(index)
+        assert int(page.get_attribute("#prediction", "data-digit")) == expected["digit"]
+        result = last_result(page)
+        np.testing.assert_allclose(result["probabilities"], expected["probabilities"], rtol=0, atol=1e-5)
+        assert bytes(result["image28"]) == native.test_images[index].tobytes()
+        assert "ms" in page.text_content("#timing")
+
+
+def test_prediction_and_its_top_three_are_announced_in_a_live_region(page, native):
+    before = prediction_count(page)
+    page.click("#random")
+    wait_for_final_prediction(page, before)
+    live = page.locator("#announce")
+    assert live.get_attribute("aria-live") == "polite"
+    index = int(page.get_attribute("#sample", "data-index"))
+    top = native.sample(index)["top"]
+    text = live.text_content()
+    label = int(page.get_attribute("#sample", "data-label"))
+    assert text.startswith(f"Test image {index}, label {label}. Prediction: {top[0][0]} (")
+    assert f"Next: {top[1][0]} (" in text and f", {top[2][0]} (" in text
+
+
+def test_bars_show_all_ten_probabilities(page):
+    before = prediction_count(page)
+    page.click("#random")
+    wait_for_final_prediction(page, before)
+    bars = page.locator("#bars li")
+    assert bars.count() == 10
+    widths = page.eval_on_selector_all("#bars .fill", "els => els.map(e => parseFloat(e.style.width))")
+    assert abs(sum(widths) - 100) < 1.5
+    digit = int(page.get_attribute("#prediction", "data-digit"))
+    assert widths[digit] == max(widths)
+
+
+def test_a_mouse_stroke_predicts_live_and_at_the_end_as_native_mnist_core_does(page, native):
+    before = prediction_count(page)
+    draw(page, STROKE_ONE, steps=8)
+    wait_for_final_prediction(page, before)
+    assert prediction_count(page) >= before + 2, "expected live predictions during the stroke and one at its end"
+    digit = page.get_attribute("#prediction", "data-digit")
+    assert digit != ""
+    expected = native.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)
+    result = last_result(page)
+    assert int(digit) == expected["digit"]
+    assert bytes(result["image28"]) == expected["image28"]
+    np.testing.assert_allclose(result["probabilities"], expected["probabilities"], rtol=0, atol=1e-5)
+    assert page.get_attribute("#sample", "data-index") is None
+
+
+@pytest.mark.parametrize("arch", ["mnist-fc", "mnist-cnn"])
+def test_hand_drawn_digits_are_recognised_a_1_and_a_7_always_and_9_of_10_digits(page, native, arch):
+    if not models_are_trained(native):
+        pytest.skip("the site's models are untrained placeholders (below 90% on test images)")
+    if page.get_attribute("#app", "data-model") != arch:
+        select_model(page, arch)
+    predicted = {}
+    for digit, stroke in STROKES.items():
+        page.click("#clear")
+        before = prediction_count(page)
+        draw(page, stroke)
+        wait_for_final_prediction(page, before)
+        predicted[digit] = int(page.get_attribute("#prediction", "data-digit"))
+    assert predicted[1] == 1 and predicted[7] == 7, predicted
+    assert sum(predicted[d] == d for d in STROKES) >= 9, predicted
+
+
+def test_touch_drawing_predicts_and_never_scrolls_the_page(browser, origin, native):
+    session = PageSession(browser, origin, viewport={"width": 390, "height": 500}, has_touch=True, is_mobile=True)
+    try:
+        page = session.page
+        wait_until_ready(page)
+        assert page.evaluate("getComputedStyle(document.querySelector('#canvas')).touchAction") == "none"
+        page.locator("#canvas").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollHeight > innerHeight"), "the page should be scrollable"
+        scroll_before = page.evaluate("scrollY")
+        box = page.locator("#canvas").bounding_box()
+        cdp = session.context.new_cdp_session(page)
+        x = box["x"] + box["width"] / 2
+        points = [(x, box["y"] + box["height"] * t) for t in (0.15, 0.3, 0.45, 0.6, 0.75, 0.85)]
+        before = prediction_count(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": points[0][1]}]})
+        for px, py in points[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": px, "y": py}]})
+            page.wait_for_timeout(30)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        wait_for_final_prediction(page, before)
+        assert page.evaluate("scrollY") == scroll_before
+        expected = native.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)
+        assert int(page.get_attribute("#prediction", "data-digit")) == expected["digit"]
+        assert session.errors == []
+    finally:
+        session.close()
+
+
+def test_keyboard_alone_reaches_the_buttons_and_gets_a_prediction(page):
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.focus("body")
+    focused = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.id"))
+    assert [id for id in ("clear", "random", "download", "model", "centre") if id in focused] == \
+        ["clear", "random", "download", "model", "centre"]
+    page.focus("#random")
+    before = prediction_count(page)
+    page.keyboard.press("Enter")
+    wait_for_final_prediction(page, before)
+    assert page.get_attribute("#sample", "data-index") is not None
+    assert "Prediction: " in page.locator("#announce").text_content()
+
+
+def test_canvas_has_a_text_alternative(page):
+    canvas = page.locator("#canvas")
+    assert canvas.get_attribute("role") == "img"
+    assert "draw" in canvas.get_attribute("aria-label").lower()
+    described_by = canvas.get_attribute("aria-describedby")
+    assert page.locator(f"#{described_by}").count() == 1
+    assert page.locator("#preview").get_attribute("aria-label")
+
+
+def test_switching_to_the_cnn_predicts_as_native_cnn(page, native):
+    select_model(page, "mnist-cnn")
+    before = prediction_count(page)
+    page.click("#random")
+    wait_for_final_prediction(page, before)
+    index = int(page.get_attribute("#sample", "data-index"))
+    expected = native.models["mnist-cnn"].predict_proba(native.test_images[index:index + 1])[0]
+    assert int(page.get_attribute("#prediction", "data-digit")) == int(expected.argmax())
+    np.testing.assert_allclose(last_result(page)["probabilities"], expected, rtol=0, atol=1e-5)
+    # Back to FC: the sample is predicted again by the FC model, without reloading anything.
+    before = prediction_count(page)
+    select_model(page, "mnist-fc")
+    wait_for_final_prediction(page, before)
+    fc = load_model(site_model_path("mnist-fc")).predict(native.test_images[index:index + 1])[0]
+    assert int(page.get_attribute("#prediction", "data-digit")) == int(fc)
+
+
+def test_download_saves_the_784_model_input_bytes_as_image_raw(page, native, tmp_path):
+    before = prediction_count(page)
+    page.click("#random")
+    wait_for_final_prediction(page, before)
+    index = int(page.get_attribute("#sample", "data-index"))
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename == "image.raw"
+    path = tmp_path / "image.raw"
+    download.save_as(path)
+    data = path.read_bytes()
+    assert len(data) == 784
+    assert data == native.test_images[index].tobytes()
+
+
+def test_clear_empties_the_canvas_and_the_prediction(page):
+    draw(page, STROKE_ONE)
+    page.click("#clear")
+    assert page.get_attribute("#prediction", "data-digit") == ""
+    assert "empty" in page.locator("#announce").text_content()
+    assert set(canvas_rgba(page)) == {255}
+
+
+def test_no_request_leaves_the_page_s_origin(browser, origin):
+    session = PageSession(browser, origin)
+    try:
+        page = session.page
+        wait_until_ready(page)
+        page.click("#random")
+        draw(page, STROKE_SEVEN)
+        select_model(page, "mnist-cnn")
+        with page.expect_download():
+            page.click("#download")
+        page.wait_for_timeout(300)
+        assert session.requests, "no requests were recorded"
+        assert session.foreign_requests() == []
+        assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in session.requests)
+        assert any(url.endswith("/models/mnist-cnn-f32.gguf") for url in session.requests)
+        assert session.errors == []
+    finally:
+        session.close()
+
+
+def test_screenshot_for_people_to_look_at(page):
+    before = prediction_count(page)
+    draw(page, STROKE_SEVEN)
+    wait_for_final_prediction(page, before)
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS_DIR / "page.png"), full_page=True)
+    assert (ARTIFACTS_DIR / "page.png").stat().st_size > 10_000

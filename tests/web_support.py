@@ -1,0 +1,129 @@
+"""What the web tests and benchmarks share: building the site once, serving it, starting Chromium, running Pyodide.
+
+The site is built by build_wasm.py (quick once its cache is warm). $MNIST_CORE_WEB_MODELS points
+the build at another models directory (e.g. freshly initialised models, before trained ones exist).
+"""
+
+import contextlib
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WEB_DIR = REPO / "web"
+BUILD_SCRIPT = REPO / "build_wasm.py"
+PYODIDE_RUNNER = Path(__file__).resolve().parent / "pyodide_run.mjs"
+ARTIFACTS_DIR = REPO / "test-artifacts"
+ARCHS = ("mnist-fc", "mnist-cnn")
+
+CHROMIUM = os.environ.get("MNIST_CORE_CHROMIUM", "/usr/bin/chromium")
+# Without the networking flags Chromium keeps trying to reach Google's services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class SiteBuildError(RuntimeError):
+    """build_wasm.py failed; the message holds its output."""
+
+
+@functools.lru_cache(maxsize=None)
+def build_site():
+    """Run build_wasm.py once per process; return the site directory."""
+    command = [sys.executable, str(BUILD_SCRIPT)]
+    if os.environ.get("MNIST_CORE_WEB_MODELS"):
+        command += ["--models", os.environ["MNIST_CORE_WEB_MODELS"]]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SiteBuildError(f"{' '.join(command)} failed (exit {result.returncode}):\n"
+                             f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return WEB_DIR
+
+
+def build_wasm_module():
+    """build_wasm.py (at the repository root) imported as a module, for its constants and helpers."""
+    spec = importlib.util.spec_from_file_location("build_wasm", BUILD_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def site_model_path(arch, site=WEB_DIR):
+    return site / "models" / f"{arch}-f32.gguf"
+
+
+def site_test_set(site=WEB_DIR):
+    """The test images and labels the site serves, read natively: (uint8 (N, 28, 28), uint8 (N,))."""
+    from mnist_core.formats.idx import read_idx_pair
+
+    return read_idx_pair(site / "data" / "t10k-images-idx3-ubyte", site / "data" / "t10k-labels-idx1-ubyte")
+
+
+def run_in_pyodide(site, script, out_dir, timeout=600):
+    """Run Python `script` inside Pyodide under Node, from the site's own files; return its JSON result.
+
+    The site is mounted at /site and `out_dir` at /out inside Pyodide.
+    """
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed (Node 18+ runs Pyodide)")
+    script_path = Path(out_dir) / "script.py"
+    script_path.write_text(script)
+    result = subprocess.run([node, str(PYODIDE_RUNNER), str(site), str(script_path), str(out_dir)],
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"Pyodide under Node failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm"}
+
+    def log_message(self, format, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory):
+    """Serve `directory` on a free localhost port in a thread; yield the origin ("http://127.0.0.1:PORT")."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def chromium_missing_reason():
+    """Why Chromium cannot be driven here, or None when it can."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found: apt-get install -y chromium (or set MNIST_CORE_CHROMIUM)"
+    try:
+        import playwright  # noqa: F401  (only whether it is installed)
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright; never `playwright install`)"
+    return None
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, kept off the network except for what the page asks for."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def wait_until_ready(page, timeout_ms=60_000):
+    """Wait for the page's worker to have Pyodide, mnist_core, the model and the test set ready."""
+    page.wait_for_selector('#app[data-state="ready"], #app[data-state="error"]', timeout=timeout_ms)
+    state = page.get_attribute("#app", "data-state")
+    if state != "ready":
+        raise AssertionError(f"the page failed to load: {page.text_content('#status')}")
