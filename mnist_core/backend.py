@@ -37,9 +37,10 @@ def get_array_module(name="numpy"):
 
 def to_host(array):
     """Copy an `xp` array to a NumPy array (a no-op for NumPy arrays)."""
-    if isinstance(array, np.ndarray):
+    if type(array) is np.ndarray:
         return array
-    return array.get()  # CuPy
+    get = getattr(array, "get", None)  # CuPy arrays copy themselves back with .get()
+    return get() if get is not None else np.asarray(array)
 
 
 def to_device(xp, array):

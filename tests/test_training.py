@@ -133,3 +133,23 @@ def test_augmentation_parameters_stay_in_their_ranges():
     p = random_affine_params(np.random.default_rng(1), 10000)
     assert np.abs(np.rad2deg(p[:, 0])).max() <= 10 and np.abs(p[:, 1] - 1).max() <= 0.1
     assert np.abs(p[:, 2:]).max() <= 2
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["mnist-fc", "o.gguf"], dict(learning_rate=5e-3, init="he", schedule="cosine", augment=True)),
+    (["mnist-cnn", "o.gguf"], dict(learning_rate=1e-2, init="he", schedule="cosine", augment=True)),
+    (["mnist-cnn", "o.gguf", "--recipe", "ggml"], dict(learning_rate=1e-3, init="ggml", schedule="constant", augment=False)),
+    (["mnist-fc", "o.gguf", "--recipe", "ggml", "--lr", "0.02", "--augment"],
+     dict(learning_rate=0.02, init="ggml", schedule="constant", augment=True)),
+])
+def test_train_cli_takes_the_recipe_for_the_architecture_and_explicit_flags_win(argv, expected):
+    from mnist_core.train import build_parser, config_from_args
+    config = config_from_args(build_parser().parse_args(argv))
+    assert {key: getattr(config, key) for key in expected} == expected
+
+
+def test_train_cli_refuses_a_non_positive_learning_rate():
+    from mnist_core.errors import MnistCoreError
+    from mnist_core.train import build_parser, config_from_args
+    with pytest.raises(MnistCoreError, match="--lr must be positive"):
+        config_from_args(build_parser().parse_args(["mnist-fc", "o.gguf", "--lr", "0"]))
