@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian machine, then runs the whole suite:
 # a virtualenv with mnist-core and its dev extra, Node (for Pyodide under Node), Debian's
-# Chromium (for the page under Playwright), the MNIST data and the WebAssembly site.
+# Chromium (for the page under Playwright), cmake and g++ (to build ggml and check that it loads
+# our models), the MNIST data and the WebAssembly site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-common.sh
 setup_python dev
-setup_system_packages nodejs npm chromium
+setup_system_packages nodejs npm chromium cmake g++
 .venv/bin/python -m mnist_core.data mnist
 .venv/bin/python build_wasm.py
-# Here the browser tests must run: without Chromium they fail instead of skipping.
-export MNIST_CORE_REQUIRE_BROWSER=1
+# Here every test must run: without Chromium, cmake or g++ they fail instead of skipping.
+export MNIST_CORE_REQUIRE_ALL=1
 exec .venv/bin/python -m pytest "$@"

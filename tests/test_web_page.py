@@ -15,9 +15,9 @@ from mnist_core.models import load_model
 from web_support import (ARTIFACTS_DIR, build_site, chromium_missing_reason, launch_chromium, serve,
                          site_model_path, site_test_set, wait_until_ready)
 
-if chromium_missing_reason() and os.environ.get("MNIST_CORE_REQUIRE_BROWSER"):
+if chromium_missing_reason() and os.environ.get("MNIST_CORE_REQUIRE_ALL"):
     # The README's test command sets this: there a missing browser is a failure, not a skip.
-    raise RuntimeError(f"MNIST_CORE_REQUIRE_BROWSER is set but {chromium_missing_reason()}")
+    raise RuntimeError(f"MNIST_CORE_REQUIRE_ALL is set but {chromium_missing_reason()}")
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))]
 

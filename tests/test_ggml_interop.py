@@ -1,0 +1,46 @@
+"""ggml itself loads the models we write and predicts what mnist_core predicts.
+
+tools/ggml_check/check_with_ggml.py builds ggml's CPU library from the llama-cpp-python sdist
+on PyPI (pinned by sha256) and runs our ggml_eval.cpp: ggml's GGUF parser reads the file, the
+architecture and every tensor's name, type and shape are checked as ggml's mnist example checks
+them, and the 10,000 test images go through a graph of ggml ops. Slow the first time (a 77 MB
+download and a build of about a minute), cached after that.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHIPPED_MODELS
+
+TOOL = Path(__file__).resolve().parent.parent / "tools" / "ggml_check" / "check_with_ggml.py"
+MISSING = [tool for tool in ("cmake", "g++") if shutil.which(tool) is None]
+
+if MISSING and os.environ.get("MNIST_CORE_REQUIRE_ALL"):
+    raise RuntimeError(f"MNIST_CORE_REQUIRE_ALL is set but {', '.join(MISSING)} not found (apt-get install cmake g++)")
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(bool(MISSING), reason=f"{', '.join(MISSING)} not found: apt-get install cmake g++")]
+
+
+def test_ggml_loads_the_shipped_and_a_freshly_trained_model_and_agrees_with_mnist_core(tmp_path):
+    fresh = tmp_path / "fresh-cnn.gguf"
+    subprocess.run([sys.executable, "-m", "mnist_core.train", "mnist-cnn", str(fresh), "--limit", "2000",
+                    "--epochs", "1", "--batch-size", "100", "--no-augment"], check=True, capture_output=True, timeout=600)
+    models = [*SHIPPED_MODELS.values(), fresh]
+    # A barely trained model has near-ties that float summation order may break either way.
+    result = subprocess.run([sys.executable, str(TOOL), *map(str, models), "--min-agreement", "0.999"],
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for model in models:
+        assert f"{model}: mnist-{'fc' if 'fc' in model.name else 'cnn'} loaded by ggml" in result.stdout
+    agreement = re.findall(r"agree on (\d+) of 10000 test images; accuracy ggml ([\d.]+)%, mnist_core ([\d.]+)%",
+                           result.stdout)
+    assert len(agreement) == 3
+    for (same, ggml_acc, ours_acc), model in zip(agreement[:2], models):
+        assert same == "10000" and ggml_acc == ours_acc, model
