@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from .backend import BACKENDS, get_array_module
 from .cli import run_cli
@@ -75,9 +74,9 @@ def build_parser():
     parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: numpy)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step (default: %(default)s)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's for ARCH; "
-                        + "; ".join(f"{name}: " + ", ".join(f"{arch} {lr:g}" for arch, lr in recipe["learning_rate"].items())
-                                    for name, recipe in RECIPES.items()) + ")")
+    recipe_rates = "; ".join(f"{name}: " + ", ".join(f"{arch} {lr:g}" for arch, lr in recipe["learning_rate"].items())
+                             for name, recipe in RECIPES.items())
+    parser.add_argument("--lr", type=float, help=f"peak learning rate (default: the recipe's for ARCH; {recipe_rates})")
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (default: %(default)s)")
     parser.add_argument("--val-split", type=float, default=defaults.val_split, help="fraction held out (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for init, shuffling and augmentation")
@@ -105,8 +104,8 @@ def config_from_args(args):
     if not 0 <= args.val_split < 1:
         raise MnistCoreError(f"--val-split must be in [0, 1), got {args.val_split}")
     return TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr or recipe["learning_rate"][args.arch], weight_decay=args.weight_decay,
-        val_split=args.val_split, seed=args.seed,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr or recipe["learning_rate"][args.arch],
+        weight_decay=args.weight_decay, val_split=args.val_split, seed=args.seed,
         init=args.init or recipe["init"], schedule=args.schedule or recipe["schedule"],
         augment=recipe["augment"] if args.augment is None else args.augment)
 
