@@ -222,7 +222,7 @@ class _Parser:
             return {}, {}
         data_start = padded(self.pos, alignment)
         extents = []
-        for name, ne, tensor_type, offset, nbytes in infos:
+        for name, _ne, _type, offset, nbytes in infos:
             if offset % alignment:
                 raise self.error(f"tensor '{name}' data offset {offset} is not a multiple of the alignment {alignment}")
             start = data_start + offset
@@ -239,7 +239,7 @@ class _Parser:
                 raise self.error(f"tensors '{first}' and '{second}' overlap in the data section")
 
         tensors, tensor_types = {}, {}
-        for name, ne, tensor_type, offset, nbytes in infos:
+        for name, ne, tensor_type, offset, _nbytes in infos:
             dtype = np.dtype(TENSOR_DTYPES[tensor_type])
             array = np.frombuffer(self.data, dtype, math.prod(ne), data_start + offset)
             array = array.reshape(tuple(reversed(ne)))  # ggml's ne is fastest-first; NumPy's shape is slowest-first

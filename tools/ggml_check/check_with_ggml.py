@@ -64,7 +64,8 @@ def build_ggml(cache):
     build = cache / "build"
     if not source.exists():
         with tarfile.open(fetch_sdist(cache)) as tar:
-            tar.extractall(cache, filter="data")
+            # The "data" filter refuses links and paths outside `cache`; Pythons before 3.10.12 lack it.
+            tar.extractall(cache, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
         # ggml's CMake wants its pkg-config template, which the sdist leaves out; we need no .pc file.
         (source / "ggml.pc.in").touch()
     libraries = [build / "src" / name for name in ("libggml.a", "libggml-cpu.a", "libggml-base.a")]
