@@ -81,6 +81,30 @@ def test_model_round_trips_through_gguf_bytes(tmp_path):
             np.testing.assert_array_equal(loaded.params[name], value)
 
 
+def test_a_cnn_saved_the_way_ggml_saves_it_loads(tmp_path):
+    """ggml's GGUF writer drops trailing ne of 1: its mnist-train stores conv1.bias (ne [1, 1, 8, 1])
+    with three dimensions, which reads back as (8, 1, 1). Such files must load, with the same weights."""
+    model = init_model("mnist-cnn", seed=2, scheme="ggml")
+    params = model.host_params()
+    for name in ("conv1.bias", "conv2.bias"):
+        params[name] = params[name].reshape(params[name].shape[1:])
+    path = tmp_path / "ggml-style.gguf"
+    write_gguf(path, {"general.architecture": "mnist-cnn"}, params)
+    loaded = load_model(path)
+    for name, value in model.host_params().items():
+        assert loaded.params[name].shape == value.shape
+        np.testing.assert_array_equal(loaded.params[name], value)
+
+
+def test_a_leading_1_does_not_excuse_a_wrong_shape(tmp_path):
+    params = init_model("mnist-cnn").host_params()
+    params["conv1.bias"] = np.zeros((1, 1, 8, 2), np.float32)
+    path = tmp_path / "bad.gguf"
+    write_gguf(path, {"general.architecture": "mnist-cnn"}, params)
+    with pytest.raises(ModelError, match=r"'conv1.bias' has shape \(1, 1, 8, 2\), expected \(1, 8, 1, 1\)"):
+        load_model(path)
+
+
 def _write_fc(path, arch="mnist-fc", drop=None, reshape=None, extra=None):
     params = init_model("mnist-fc").host_params()
     if drop:

@@ -35,13 +35,23 @@ def load_model(source, name=None, xp=np):
         if tensor not in gguf.tensors:
             raise ModelError(label, f"{arch} model is missing tensor {tensor!r} (shape {shape})")
         found = tuple(gguf.tensors[tensor].shape)
-        if found != shape:
+        if _ggml_dims(found) != _ggml_dims(shape):
             raise ModelError(label, f"tensor {tensor!r} has shape {found}, expected {shape} for {arch}")
     extra = sorted(set(gguf.tensors) - set(cls.tensor_shapes))
     if extra:
         raise ModelError(label, f"unexpected tensor {extra[0]!r} in a {arch} model")
     metadata = {k: v for k, v in gguf.metadata.items() if k != ARCH_KEY}
-    return cls({t: gguf.tensors[t] for t in cls.tensor_shapes}, xp=xp, metadata=metadata)
+    return cls({t: gguf.tensors[t].reshape(shape) for t, shape in cls.tensor_shapes.items()}, xp=xp, metadata=metadata)
+
+
+def _ggml_dims(shape):
+    """A NumPy shape as ggml sees it: without leading 1s. ggml's own GGUF writer stores only the
+    dimensions up to the last one above 1 (ne [1, 1, 8, 1] becomes [1, 1, 8]), so a CNN bias saved
+    by ggml's mnist-train reads back as (8, 1, 1) where Keras' file has (1, 8, 1, 1)."""
+    shape = tuple(shape)
+    while len(shape) > 1 and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 def save_model(model, path, metadata=None):

@@ -9,7 +9,9 @@ of llama-cpp-python carries it (vendor/llama.cpp/ggml). This script
   3. compiles ggml_eval.cpp (ours) against it: the model is parsed by ggml's gguf_init_from_file,
      its architecture, tensor names, types and shapes checked as ggml's mnist example checks
      them, and the test set run through a graph of ggml ops (mul_mat, conv_2d, pool_2d, ...),
-  4. compares ggml's prediction for every test image with mnist_core's.
+  4. compares ggml's prediction for every test image with mnist_core's,
+  5. has ggml's GGUF writer save the weights again (as ggml's mnist-train saves a model) and loads
+     that file with mnist_core: every tensor must come back identical.
 
 Usage: python tools/ggml_check/check_with_ggml.py [MODEL.gguf ...]   (default: the shipped models)
 Needs cmake, g++ and the network access pip has. Exit status 0 when every model loads and the
@@ -97,15 +99,23 @@ def main(argv=None):
     images, labels = read_idx_pair(images_path, labels_path)
     ok = True
     for model_path in args.models:
-        predictions_path = args.cache / "predictions.bin"
-        run(binary, model_path, images_path, labels_path, predictions_path)
+        predictions_path, resaved_path = args.cache / "predictions.bin", args.cache / "resaved-by-ggml.gguf"
+        run(binary, model_path, images_path, labels_path, predictions_path, resaved_path)
         ggml_predictions = np.fromfile(predictions_path, dtype=np.uint8)
-        ours = load_model(model_path).predict(images)
+        ours_model = load_model(model_path)
+        ours = ours_model.predict(images)
         same = int((ggml_predictions == ours).sum())
         print(f"{model_path}: ggml and mnist_core agree on {same} of {len(labels)} test images; "
               f"accuracy ggml {100 * (ggml_predictions == labels).mean():.2f}%, "
               f"mnist_core {100 * (ours == labels).mean():.2f}%")
         ok &= same >= args.min_agreement * len(labels)
+        # The other direction: the file ggml's writer made, through our reader.
+        resaved = load_model(resaved_path)
+        identical = resaved.arch == ours_model.arch and all(
+            np.array_equal(resaved.host_params()[name], value) for name, value in ours_model.host_params().items())
+        print(f"{resaved_path}: written by ggml, read by mnist_core as {resaved.arch}: "
+              f"{'every tensor identical' if identical else 'TENSORS DIFFER'}")
+        ok &= identical
     return 0 if ok else 1
 
 

@@ -6,9 +6,11 @@
 // type F32 and ggml shape (ne). The forward pass is built from ggml ops (mul_mat, conv_2d,
 // pool_2d, permute) as the reference builds its graph.
 //
-// usage: ggml_eval MODEL.gguf IMAGES LABELS PREDICTIONS_OUT
+// usage: ggml_eval MODEL.gguf IMAGES LABELS PREDICTIONS_OUT [RESAVED.gguf]
 //   IMAGES, LABELS: raw (uncompressed) IDX files. Prints the architecture, the accuracy and the
 //   evaluation time, and writes one predicted digit per image (one byte each) to PREDICTIONS_OUT.
+//   With RESAVED.gguf, the weights are also written back out by ggml's own GGUF writer, the way
+//   ggml's mnist-train saves a model (architecture key, then the tensors), for our reader to load.
 
 #include "ggml.h"
 #include "ggml-cpu.h"
@@ -52,7 +54,7 @@ static ggml_tensor * expect_tensor(ggml_context * ctx, const char * name, std::v
 }
 
 int main(int argc, char ** argv) {
-    if (argc != 5) fail("usage: ggml_eval MODEL.gguf IMAGES LABELS PREDICTIONS_OUT");
+    if (argc != 5 && argc != 6) fail("usage: ggml_eval MODEL.gguf IMAGES LABELS PREDICTIONS_OUT [RESAVED.gguf]");
 
     ggml_context * weights = nullptr;
     gguf_init_params params = {/*no_alloc =*/ false, /*ctx =*/ &weights};
@@ -129,6 +131,15 @@ int main(int argc, char ** argv) {
     printf("%s: %s loaded by ggml (gguf v%u, %lld tensors), accuracy %.2f%% on %d images, "
            "evaluated in %.1f ms (ggml CPU, 2 threads, graph built per batch of 500)\n", argv[1], arch.c_str(),
            gguf_get_version(gguf), (long long) gguf_get_n_tensors(gguf), 100.0 * correct / n, n, eval_ms);
+    if (argc == 6) {
+        gguf_context * out_gguf = gguf_init_empty();
+        gguf_set_val_str(out_gguf, "general.architecture", arch.c_str());
+        for (ggml_tensor * t : {fc1_w, fc1_b, fc2_w, fc2_b, conv1_k, conv1_b, conv2_k, conv2_b, dense_w, dense_b}) {
+            if (t) gguf_add_tensor(out_gguf, t);
+        }
+        if (!gguf_write_to_file(out_gguf, argv[5], false)) fail(std::string(argv[5]) + ": ggml could not write it");
+        gguf_free(out_gguf);
+    }
     gguf_free(gguf);
     ggml_free(weights);
     return 0;
