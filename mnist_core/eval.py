@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from .backend import BACKENDS, get_array_module
 from .cli import run_cli
 from .errors import MnistCoreError

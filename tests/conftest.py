@@ -1,5 +1,6 @@
 """Shared fixtures: the real MNIST test and training sets (fetched once into the cache) and the shipped models."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "assets"
 SHIPPED_MODELS = {"mnist-fc": ASSETS / "mnist-fc-f32.gguf", "mnist-cnn": ASSETS / "mnist-cnn-f32.gguf"}
+REQUIRE_ALL_ENV = "MNIST_CORE_REQUIRE_ALL"  # set by scripts/run-tests.sh, the README's test command
+
+
+def skip_unless_available(missing):
+    """A skipif marker for tests that need an outside tool; `missing` says why it is absent, or is None.
+    Under the README's test command an absent tool is an error, not a skip."""
+    if missing and os.environ.get(REQUIRE_ALL_ENV):
+        raise RuntimeError(f"{REQUIRE_ALL_ENV} is set but {missing}")
+    return pytest.mark.skipif(missing is not None, reason=str(missing))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ the weights again and our reader must get every tensor back. Slow the first time
 download and a build of about a minute), cached after that.
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,16 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHIPPED_MODELS
+from conftest import SHIPPED_MODELS, skip_unless_available
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "ggml_check" / "check_with_ggml.py"
 MISSING = [tool for tool in ("cmake", "g++") if shutil.which(tool) is None]
 
-if MISSING and os.environ.get("MNIST_CORE_REQUIRE_ALL"):
-    raise RuntimeError(f"MNIST_CORE_REQUIRE_ALL is set but {', '.join(MISSING)} not found (apt-get install cmake g++)")
-
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(bool(MISSING), reason=f"{', '.join(MISSING)} not found: apt-get install cmake g++")]
+              skip_unless_available(f"{', '.join(MISSING)} not found: apt-get install cmake g++" if MISSING else None)]
 
 
 def test_ggml_loads_our_models_agrees_with_mnist_core_and_its_files_load_in_ours(tmp_path):

@@ -5,21 +5,17 @@ A screenshot is left in test-artifacts/page.png for people to look at.
 """
 
 import base64
-import os
 
 import numpy as np
 import pytest
 
+from conftest import skip_unless_available
 from mnist_core.browser import App
 from mnist_core.models import load_model
 from web_support import (ARTIFACTS_DIR, build_site, chromium_missing_reason, launch_chromium, serve,
                          site_model_path, site_test_set, wait_until_ready)
 
-if chromium_missing_reason() and os.environ.get("MNIST_CORE_REQUIRE_ALL"):
-    # The README's test command sets this: there a missing browser is a failure, not a skip.
-    raise RuntimeError(f"MNIST_CORE_REQUIRE_ALL is set but {chromium_missing_reason()}")
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(chromium_missing_reason() is not None, reason=str(chromium_missing_reason()))]
+pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
 CANVAS_SIZE = 364
 TRAINED_ACCURACY = 0.9  # below this on test images, the site's models are placeholders, not trained ones

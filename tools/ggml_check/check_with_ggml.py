@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.data import DEFAULT_CACHE_ROOT, dataset_files
-from mnist_core.models import load_model
+from mnist_core.eval import ASSETS_DIR
 from mnist_core.formats.idx import read_idx_pair
+from mnist_core.models import ARCHITECTURES, load_model
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 SDIST = "llama_cpp_python-0.3.36.tar.gz"
 SDIST_REQUIREMENT = "llama-cpp-python==0.3.36"
 SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
@@ -85,8 +85,7 @@ def build_ggml(cache):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=[REPO / "assets" / "mnist-fc-f32.gguf",
-                                                      REPO / "assets" / "mnist-cnn-f32.gguf"])
+    parser.add_argument("models", nargs="*", default=[ASSETS_DIR / f"{arch}-f32.gguf" for arch in ARCHITECTURES])
     parser.add_argument("--cache", type=Path,
                         default=Path(os.environ.get("MNIST_CORE_GGML_CACHE") or DEFAULT_CACHE_ROOT.expanduser() / "ggml"),
                         help="where the sdist and the build go ($MNIST_CORE_GGML_CACHE, default: %(default)s)")
@@ -111,8 +110,9 @@ def main(argv=None):
         ok &= same >= args.min_agreement * len(labels)
         # The other direction: the file ggml's writer made, through our reader.
         resaved = load_model(resaved_path)
+        resaved_params = resaved.host_params()
         identical = resaved.arch == ours_model.arch and all(
-            np.array_equal(resaved.host_params()[name], value) for name, value in ours_model.host_params().items())
+            np.array_equal(resaved_params[name], value) for name, value in ours_model.host_params().items())
         print(f"{resaved_path}: written by ggml, read by mnist_core as {resaved.arch}: "
               f"{'every tensor identical' if identical else 'TENSORS DIFFER'}")
         ok &= identical
