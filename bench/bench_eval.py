@@ -84,23 +84,26 @@ def ours(model, images, labels, repeat):
     return ms, result.predictions, result.accuracy
 
 
-def pytorch(model, images, labels, repeat):
-    """Median ms of the same evaluation in PyTorch CPU, and its predictions; None if PyTorch is missing."""
+def pytorch(model, images, labels, repeat, device="cpu", batch=None):
+    """Median ms of the same evaluation in PyTorch on `device` ("cpu" or "cuda") in slices of `batch` images
+    (default: the model's own), and its predictions; None if PyTorch is missing. On a GPU the images are on
+    the device beforehand, as ours are."""
     try:
         import torch
         from torch_reference import images_to_tensor, torch_model_from
     except ImportError:
         return None
-    module = torch_model_from(model).eval()
-    target = torch.from_numpy(labels.astype(np.int64))
-    batch = model.inference_batch  # the slices ours runs in: all 10,000 at once for FC, 500 for the CNN
+    module = torch_model_from(model).eval().to(device)
+    target = torch.from_numpy(labels.astype(np.int64)).to(device)
+    pixels = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    batch = batch or model.inference_batch  # the slices ours runs in: on a CPU all 10,000 for FC, 500 for the CNN
 
     def run():
         with torch.inference_mode():
             start = time.perf_counter()
-            logits = torch.cat([module(images_to_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
+            logits = torch.cat([module(images_to_tensor(pixels[i:i + batch])) for i in range(0, len(images), batch)])
             loss = torch.nn.functional.cross_entropy(logits, target)
-            predictions = logits.argmax(dim=1).numpy()
+            predictions = logits.argmax(dim=1).cpu().numpy()
             float(loss)
             return time.perf_counter() - start, predictions
     ms, predictions = median_ms(run, repeat)
@@ -109,9 +112,12 @@ def pytorch(model, images, labels, repeat):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per measurement, after one warm-up (default: 7)")
-    parser.add_argument("--backend", choices=BACKENDS, default="numpy", help="mnist-core's array backend (default: numpy)")
-    parser.add_argument("--models-from", metavar="DIR", help="take mnist-fc-f32.gguf / mnist-cnn-f32.gguf from DIR (default: assets/)")
+    parser.add_argument("--repeat", type=int, default=7,
+                        help="timed runs per measurement, after one warm-up (default: 7)")
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+                        help="mnist-core's array backend (default: numpy)")
+    parser.add_argument("--models-from", metavar="DIR",
+                        help="take mnist-fc-f32.gguf / mnist-cnn-f32.gguf from DIR (default: assets/)")
     args = parser.parse_args(argv)
     xp = get_array_module(args.backend)
 
@@ -128,7 +134,8 @@ def main(argv=None):
     print()
     print(f"10,000-image MNIST test-set eval, median of {args.repeat} runs after a warm-up "
           f"(mnist-core backend: {args.backend}; PyTorch CPU, inference_mode, default threads)")
-    header = ("what", "ours ms", "torch ms", "ours/torch", "target ms", "ggml ms (published)", "ours acc", "torch acc", "same predictions")
+    header = ("what", "ours ms", "torch ms", "ours/torch", "target ms", "ggml ms (published)", "ours acc", "torch acc",
+              "same predictions")
     table = []
     for arch, our_ms, our_accuracy, our_predictions, theirs in rows:
         if theirs is None:
@@ -148,7 +155,7 @@ def print_table(header, rows):
     """Left-aligned columns separated by two spaces."""
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 if __name__ == "__main__":

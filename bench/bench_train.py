@@ -10,7 +10,8 @@ the 57 steps of 1,000 images (forward, loss, backward, AdamW) plus the validatio
 3,000 held-out images. PyTorch (when installed) runs the same loop with the same timing: batch
 1000, torch.optim.AdamW(lr=1e-3, weight_decay=0), the same augmentation (affine_grid /
 grid_sample with the same random parameters), a validation pass per epoch. The table shows the
-median epoch of each run.
+median epoch of each run; a second table splits our steps into their phases (forward, backward,
+optimizer, batch gathering, augmentation, waiting for the next batch).
 """
 
 import argparse
@@ -20,59 +21,69 @@ import sys
 import time
 
 import numpy as np
-
 from bench_eval import machine_summary, print_table
+
 from mnist_core.backend import BACKENDS, get_array_module
 from mnist_core.data import load_split
 from mnist_core.models import init_model
 from mnist_core.training.augment import random_affine_params
-from mnist_core.training.trainer import TrainConfig, split_validation, train
+from mnist_core.training.pipeline import batch_generator, epoch_order
+from mnist_core.training.trainer import StepTimes, TrainConfig, split_validation, train
 
 ARCHS = ("mnist-fc", "mnist-cnn")
 TARGET_S = {"mnist-fc": 1.3, "mnist-cnn": 5.0}      # what mnist-core promises per epoch on a 2-core CPU
 GGML_S = {"mnist-fc": "~3", "mnist-cnn": "~44"}     # ggml's CPU training per epoch (docs/reference.md)
 
 
-def ours(arch, images, labels, config, xp, seed):
-    """Per-epoch seconds of mnist-core's trainer."""
+def ours(arch, images, labels, config, xp, seed, split=True):
+    """Per-epoch seconds of mnist-core's trainer, and a StepTimes of where its steps' time went (None without
+    `split`: on a GPU, timing the phases synchronises after each)."""
     model = init_model(arch, seed=seed, xp=xp, scheme=config.init)
-    return [stats.seconds for stats in train(model, images, labels, config)]
+    times = StepTimes(xp) if split else None
+    return [stats.seconds for stats in train(model, images, labels, config, times=times)], times
 
 
-def pytorch(arch, images, labels, config, seed):
-    """Per-epoch seconds of the same training in PyTorch CPU; None if PyTorch is missing."""
+def pytorch(arch, images, labels, config, seed, device="cpu"):
+    """Per-epoch seconds of the same training in PyTorch on `device` ("cpu" or "cuda"); None if PyTorch is missing.
+
+    As ours, the data go to the device once and the running loss and accuracy stay there until
+    the epoch ends.
+    """
     try:
         import torch
         import torch.nn.functional as F
         from torch_reference import images_to_tensor, random_affine_torch, torch_model_from
     except ImportError:
         return None
-    module = torch_model_from(init_model(arch, seed=seed, scheme=config.init))
+    module = torch_model_from(init_model(arch, seed=seed, scheme=config.init)).to(device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     train_idx, val_idx = split_validation(len(images), config.val_split)
-    train_images, train_labels = images[train_idx], torch.from_numpy(labels[train_idx].astype(np.int64))
-    val_images, val_labels = images[val_idx], torch.from_numpy(labels[val_idx].astype(np.int64))
+    train_images = torch.from_numpy(np.ascontiguousarray(images[train_idx])).to(device)
+    train_labels = torch.from_numpy(labels[train_idx].astype(np.int64)).to(device)
+    val_images = torch.from_numpy(np.ascontiguousarray(images[val_idx])).to(device)
+    val_labels = torch.from_numpy(labels[val_idx].astype(np.int64)).to(device)
     n_train = len(train_idx)
     seconds = []
     for epoch in range(config.epochs):
         start = time.perf_counter()
-        rng = np.random.default_rng([config.seed, epoch])
-        order = rng.permutation(n_train)
-        loss_sum = correct = 0.0
+        order = torch.from_numpy(epoch_order(config.seed, epoch, n_train)).to(device)  # the same shuffle as ours
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
         module.train()
         for b in range(math.ceil(n_train / config.batch_size)):
             batch = order[b * config.batch_size:(b + 1) * config.batch_size]
             x = images_to_tensor(train_images[batch])
-            if config.augment:
-                x = random_affine_torch(x, random_affine_params(rng, len(batch)))
+            if config.augment:  # the same random parameters as ours
+                x = random_affine_torch(x, random_affine_params(batch_generator(config.seed, epoch, b), len(batch)))
             y = train_labels[batch]
             logits = module(x)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * len(batch)         # the running loss and accuracy ours reports too
-            correct += (logits.argmax(dim=1) == y).sum().item()
+            loss_sum += loss.detach() * len(batch)       # the running loss and accuracy ours reports too
+            correct += (logits.argmax(dim=1) == y).sum()
+        float(loss_sum), int(correct)
         module.eval()
         with torch.inference_mode():
             val_logits = module(images_to_tensor(val_images))
@@ -85,8 +96,10 @@ def pytorch(arch, images, labels, config, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed per run (default: 2)")
-    parser.add_argument("--arch", choices=ARCHS, action="append", help="only this architecture (repeatable; default: both)")
-    parser.add_argument("--backend", choices=BACKENDS, default="numpy", help="mnist-core's array backend (default: numpy)")
+    parser.add_argument("--arch", choices=ARCHS, action="append",
+                        help="only this architecture (repeatable; default: both)")
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+                        help="mnist-core's array backend (default: numpy)")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and augmentation")
     args = parser.parse_args(argv)
     if args.epochs < 1:
@@ -100,12 +113,12 @@ def main(argv=None):
         for augment in (True, False):
             config = TrainConfig(epochs=args.epochs, seed=args.seed, augment=augment)
             what = f"{arch} {'augment' if augment else 'no-augment'}"
-            our_epochs = ours(arch, images, labels, config, xp, args.seed)
+            our_epochs, times = ours(arch, images, labels, config, xp, args.seed)
             print(f"{what}: ours {format_epochs(our_epochs)}", flush=True)
             torch_epochs = pytorch(arch, images, labels, config, args.seed)
             if torch_epochs is not None:
                 print(f"{what}: torch {format_epochs(torch_epochs)}", flush=True)
-            rows.append((arch, what, our_epochs, torch_epochs))
+            rows.append((arch, what, our_epochs, torch_epochs, times))
 
     n_train = len(images) - int(round(len(images) * TrainConfig().val_split))
     print()
@@ -113,14 +126,41 @@ def main(argv=None):
           f"epoch(s); mnist-core backend {args.backend}; PyTorch CPU, default threads)")
     header = ("what", "ours s/epoch", "torch s/epoch", "ours/torch", "target s/epoch", "ggml s/epoch (reference)")
     table = []
-    for arch, what, our_epochs, torch_epochs in rows:
+    for arch, what, our_epochs, torch_epochs, _ in rows:
         our_s = statistics.median(our_epochs)
         torch_s = statistics.median(torch_epochs) if torch_epochs else None
         ok = "ok" if our_s <= TARGET_S[arch] else "MISSED"
-        table.append((what, f"{our_s:.2f}", f"{torch_s:.2f}" if torch_s else "-", f"{our_s / torch_s:.2f}" if torch_s else "-",
+        table.append((what, f"{our_s:.2f}", f"{torch_s:.2f}" if torch_s else "-",
+                      f"{our_s / torch_s:.2f}" if torch_s else "-",
                       f"<= {TARGET_S[arch]} {ok}", GGML_S[arch] if what.endswith("no-augment") else "-"))
     print_table(header, table)
+    print()
+    print_step_split(rows)
     return 0
+
+
+def print_step_split(rows):
+    """Where one of our steps' time goes, in ms per step, averaged over every step of the run.
+
+    forward, backward (loss included) and optimizer are the step's wall time (on the CPU, a
+    batch's slices go through forward and backward in threads at once); gather (images picked
+    and scaled to floats) and augment are the batch preparation's, done in a background thread
+    that overlaps the steps, so they add to the step only as waiting and by sharing the cores.
+    The step column is an epoch's seconds per step (validation included); other is what it
+    holds beyond the step's phases and waiting: validation, progress, Python.
+    """
+    print("ms per step (ours): forward, backward and optimizer are the step's wall time; gather and augment run in "
+          "a background thread, overlapping the steps; waiting is the training loop idle until its next batch")
+    header = ("what", "step", "forward", "backward", "optimizer", "waiting", "other", "gather", "augment")
+    table = []
+    for _, what, our_epochs, _, times in rows:
+        per_step = {phase: 1000 * seconds for phase, seconds in times.per_step().items()}
+        step = 1000 * sum(our_epochs) / max(times.steps, 1)
+        other = step - sum(per_step[phase] for phase in ("forward", "backward", "optimizer", "waiting"))
+        table.append((what, f"{step:.1f}", *(f"{per_step[p]:.1f}" for p in ("forward", "backward", "optimizer",
+                                                                           "waiting")),
+                      f"{other:.1f}", f"{per_step['gather']:.1f}", f"{per_step['augment']:.1f}"))
+    print_table(header, table)
 
 
 def format_epochs(seconds):

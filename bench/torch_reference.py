@@ -82,8 +82,11 @@ def grads_as_ours(module, arch):
 
 
 def images_to_tensor(images):
-    """uint8 images (N, 28, 28) -> float32 tensor in [0, 1], as mnist-core's models scale them."""
-    return torch.from_numpy(np.ascontiguousarray(images)).float().mul_(1 / 255)
+    """uint8 images (N, 28, 28), NumPy or a tensor on any device -> float32 tensor in [0, 1] there,
+    as mnist-core's models scale them."""
+    if not isinstance(images, torch.Tensor):
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    return images.float().mul_(1 / 255)
 
 
 def random_affine_torch(x, params):
@@ -93,7 +96,7 @@ def random_affine_torch(x, params):
     mnist_core.training.augment.random_affine_params draws them. With align_corners=True the
     normalised coordinate is (pixel - 13.5) / 13.5, the same centre our warp turns about.
     """
-    params = torch.as_tensor(params, dtype=torch.float32)
+    params = torch.as_tensor(params, dtype=torch.float32, device=x.device)
     angle, scale, shift_x, shift_y = params.unbind(1)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     centre = (28 - 1) / 2

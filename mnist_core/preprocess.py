@@ -17,6 +17,7 @@ Everything here runs on single images, on the host, in NumPy; the browser runs i
 import numpy as np
 
 from .errors import MnistCoreError
+from .strokes import stroke_width
 
 IMAGE_SIZE = 28
 BOX_SIZE = 20
@@ -25,6 +26,10 @@ CENTRE = 14.0  # where MNIST's centres of mass are, in pixel indices (see above)
 # ignores faint noise while keeping the anti-aliased rim of a stroke.
 INK_THRESHOLD = 8
 CHANNELS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
+# Strokes thinner than this once fitted into the 20x20 box are grown to it (thicken_to_pen_width);
+# chosen on bench/bench_drawn.py (README, "Drawn digits").
+MIN_PEN_WIDTH = 2.8
+WORK_SCALE = 4
 # ITU-R BT.601 luma (0.299, 0.587, 0.114) in 1/256ths; they sum to 256, so white stays 255.
 LUMA_WEIGHTS = (77, 150, 29)
 
@@ -59,27 +64,26 @@ def canvas_ink(pixels, width, height):
     return ink.astype(np.uint8)
 
 
-def prepare_canvas(pixels, width, height):
+def prepare_canvas(pixels, width, height, normalise_width=True):
     """Canvas bytes -> the 28x28 uint8 image MNIST would have made of the drawing, or None if it is empty."""
-    return centre_digit(canvas_ink(pixels, width, height))
+    return centre_digit(canvas_ink(pixels, width, height), normalise_width=normalise_width)
 
 
-def centre_digit(ink):
+def centre_digit(ink, normalise_width=True):
     """Ink (H, W), any size, values 0..255 -> 28x28 uint8 MNIST-style image, or None when there is no ink.
 
-    Crop to the ink's bounding box, fit it into 20x20 keeping the aspect ratio, stretch the
-    contrast so the darkest stroke is 255, and shift it so that its centre of mass is at (14, 14)
-    (clamped so that no ink leaves the frame).
+    Crop to the ink's bounding box, (normalise_width) thicken strokes thinner than MNIST's pen,
+    fit it into 20x20 keeping the aspect ratio, stretch the contrast so the darkest stroke is 255,
+    and shift it so that its centre of mass is at (14, 14) (clamped so that no ink leaves the frame).
     """
     ink = np.asarray(ink)
     if ink.ndim != 2 or ink.size == 0:
         raise CanvasError(f"expected a 2-D ink image, got shape {ink.shape}")
-    inked = ink > INK_THRESHOLD
-    rows = np.flatnonzero(inked.any(axis=1))
-    if rows.size == 0:
+    crop = _crop_to_ink(ink)
+    if crop is None:
         return None
-    cols = np.flatnonzero(inked.any(axis=0))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+    if normalise_width:
+        crop = thicken_to_pen_width(crop)
     height, width = crop.shape
     scale = BOX_SIZE / max(height, width)
     box_h = min(BOX_SIZE, max(1, round(height * scale)))
@@ -95,6 +99,49 @@ def centre_digit(ink):
     image = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     image[top:top + box_h, left:left + box_w] = np.rint(digit)
     return image
+
+
+def _crop_to_ink(ink):
+    """The bounding box of the ink (values above INK_THRESHOLD) as float32, or None when there is none."""
+    inked = ink > INK_THRESHOLD
+    rows = np.flatnonzero(inked.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(inked.any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32)
+
+
+def thicken_to_pen_width(crop):
+    """A cropped drawing (h, w) float, 0..255 -> the same drawing with strokes at least MIN_PEN_WIDTH wide once fitted.
+
+    The page's brush is 20 canvas pixels; on a digit drawn 240 pixels tall that is 1.7 pixels
+    once fitted into MNIST's 20x20 box, where MNIST's pen is 1.7 to 3.4 pixels (10th to 90th
+    percentile, median 2.3). Strokes that thin read worse, so they are grown by the missing width
+    (the width was chosen on bench/bench_drawn.py: README, "Drawn digits"). The work
+    is done at WORK_SCALE times the 20x20 box: fine enough for fractions of a pixel, small enough
+    to cost about a millisecond. Strokes at least that wide are left as they are.
+    """
+    height, width = crop.shape
+    fit = BOX_SIZE / max(height, width)                  # canvas pixels -> 20x20-box pixels
+    pen = stroke_width(crop / 255.0) * fit
+    if pen <= 0 or pen >= MIN_PEN_WIDTH:
+        return crop
+    fine = WORK_SCALE * fit                               # canvas pixels -> working pixels
+    radius = (MIN_PEN_WIDTH - pen) / 2 * WORK_SCALE        # growth on each side, working pixels
+    reach = int(np.ceil(radius))
+    work = resample(crop, max(1, round(height * fine)), max(1, round(width * fine)))
+    # Room for the growth, and as much again so that every shifted view below is a plain slice.
+    padded = np.pad(work, 2 * reach)
+    grown = padded[reach:-reach, reach:-reach].copy()
+    h, w = grown.shape
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            weight = min(1.0, radius + 0.5 - float(np.hypot(dy, dx)))  # a disc with a soft, sub-pixel edge
+            if weight <= 0 or (dy == 0 and dx == 0):
+                continue
+            view = padded[reach + dy:reach + dy + h, reach + dx:reach + dx + w]
+            np.maximum(grown, view if weight == 1.0 else view * np.float32(weight), out=grown)
+    return _crop_to_ink(grown)
 
 
 def downscale_canvas(pixels, width, height):

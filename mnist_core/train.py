@@ -19,7 +19,7 @@ from .formats.idx import read_idx_pair
 from .models import ARCHITECTURES, init_model, save_model
 from .training.checkpoint import load_checkpoint, save_checkpoint
 from .training.optimizer import AdamW
-from .training.trainer import RECIPES, SilentReporter, TrainConfig, train
+from .training.trainer import DRAWN_KNOBS, RECIPES, SilentReporter, TrainConfig, recipe_value, train
 
 COMMAND_KEY = "mnist_core.training.command"
 
@@ -72,23 +72,37 @@ def build_parser():
     defaults = TrainConfig()
     parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: numpy)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="images per step (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help="images per step (default: %(default)s)")
     recipe_rates = "; ".join(f"{name}: " + ", ".join(f"{arch} {lr:g}" for arch, lr in recipe["learning_rate"].items())
                              for name, recipe in RECIPES.items())
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default: the recipe's for ARCH; {recipe_rates})")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay (default: %(default)s)")
-    parser.add_argument("--val-split", type=float, default=defaults.val_split, help="fraction held out (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                        help="AdamW weight decay (default: %(default)s)")
+    parser.add_argument("--val-split", type=float, default=defaults.val_split,
+                        help="fraction held out (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for init, shuffling and augmentation")
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="best",
-                        help="'ggml': the reference's init, constant rate, no augmentation; 'best' (default): ours")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="drawn",
+                        help="'ggml': the reference's init, constant rate, no augmentation; 'best': ours for MNIST; "
+                             "'drawn' (default): 'best' plus digits drawn as pen strokes, shear, elastic distortion "
+                             "and stroke width (what made the shipped models)")
     parser.add_argument("--init", choices=["he", "ggml"], help="override the recipe's weight init")
-    parser.add_argument("--schedule", choices=["cosine", "constant"], help="override the recipe's learning-rate schedule")
+    parser.add_argument("--schedule", choices=["cosine", "constant"],
+                        help="override the recipe's learning-rate schedule")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="override the recipe's data augmentation")
+    parser.add_argument("--redraw", type=float, help="share of training images shown redrawn as pen strokes, 0..1 "
+                        "(default: the recipe's)")
+    parser.add_argument("--stroke-width", type=float, help="random ink thickening/thinning, pixels a side "
+                        "(default: the recipe's)")
+    parser.add_argument("--shear", type=float, help="random horizontal shear factor, +- (default: the recipe's)")
+    parser.add_argument("--elastic", type=float, help="elastic distortion, pixels (default: the recipe's)")
     parser.add_argument("--limit", type=int, help="use only the first N training images (quick runs)")
-    parser.add_argument("--checkpoint", help="write a checkpoint here after every epoch (default with --resume: OUT.ckpt)")
+    parser.add_argument("--checkpoint",
+                        help="write a checkpoint here after every epoch (default with --resume: OUT.ckpt)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    parser.add_argument("--test-images", help="IDX test images for the final result (default: the fetched MNIST test set)")
+    parser.add_argument("--test-images",
+                        help="IDX test images for the final result (default: the fetched MNIST test set)")
     parser.add_argument("--test-labels", help="IDX test labels")
     return parser
 
@@ -102,17 +116,24 @@ def config_from_args(args):
         raise MnistCoreError(f"--lr must be positive, got {args.lr}")
     if not 0 <= args.val_split < 1:
         raise MnistCoreError(f"--val-split must be in [0, 1), got {args.val_split}")
+    drawn = {knob: recipe_value(recipe, knob, args.arch) if getattr(args, knob) is None else getattr(args, knob)
+             for knob in DRAWN_KNOBS}
+    for knob, value in drawn.items():
+        if not 0 <= value <= (1 if knob == "redraw" else 10):
+            raise MnistCoreError(f"--{knob.replace('_', '-')} must be in [0, {1 if knob == 'redraw' else 10}], "
+                                 f"got {value}")
     return TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr or recipe["learning_rate"][args.arch],
         weight_decay=args.weight_decay, val_split=args.val_split, seed=args.seed,
         init=args.init or recipe["init"], schedule=args.schedule or recipe["schedule"],
-        augment=recipe["augment"] if args.augment is None else args.augment)
+        augment=recipe["augment"] if args.augment is None else args.augment, **drawn)
 
 
 def training_data(args):
     """(images, labels, test paths or None) for the arguments given."""
     if bool(args.images) != bool(args.labels):
-        raise MnistCoreError("give both TRAIN_IMAGES and TRAIN_LABELS, or neither to use the fetched MNIST training set")
+        raise MnistCoreError(
+            "give both TRAIN_IMAGES and TRAIN_LABELS, or neither to use the fetched MNIST training set")
     if bool(args.test_images) != bool(args.test_labels):
         raise MnistCoreError("give both --test-images and --test-labels")
     test_paths = (args.test_images, args.test_labels) if args.test_images else None
@@ -151,7 +172,8 @@ def main(argv=None):
     n_val = int(round(len(images) * config.val_split))
     print(f"main: training {args.arch} on {len(images) - n_val} images ({n_val} held out for validation), "
           f"{config.epochs} epochs, batch {config.batch_size}, recipe {args.recipe} "
-          f"(init {config.init}, {config.schedule} lr {config.learning_rate:g}, augment {'on' if config.augment else 'off'})")
+          f"(init {config.init}, {config.schedule} lr {config.learning_rate:g}, "
+          f"augment {'on' if config.augment else 'off'})")
 
     def on_epoch_end(stats, opt):
         if checkpoint:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need on a fresh Debian machine, then runs the whole suite:
+# Sets up everything the tests need on a fresh Debian machine, lints with ruff, then runs the whole suite:
 # a virtualenv with mnist-core and its dev extra, Node (for Pyodide under Node), Debian's
 # Chromium (for the page under Playwright), cmake and g++ (to build ggml and check that it loads
 # our models), the MNIST data and the WebAssembly site.
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/setup-common.sh
 setup_python dev
 setup_system_packages nodejs npm chromium cmake g++
+# Lint first: a finding fails the run in seconds, before the long suite (config in pyproject.toml).
+.venv/bin/ruff check .
 .venv/bin/python -m mnist_core.data mnist
 .venv/bin/python build_wasm.py
 # Here every test must run: without Chromium, cmake or g++ they fail instead of skipping.

@@ -38,3 +38,31 @@ def mnist_train():
     """The 60,000 MNIST training images and labels."""
     from mnist_core.data import load_split
     return load_split("mnist", "train")
+
+
+# The web tests' shared fixtures: the site built once, served on localhost, and Debian's Chromium.
+@pytest.fixture(scope="module")
+def site():
+    """web/, built by build_wasm.py (once per test process: tests/web_support.py)."""
+    from web_support import build_site
+    return build_site()
+
+
+@pytest.fixture(scope="module")
+def origin(site):
+    """The site served by a stdlib HTTP server on a free localhost port: "http://127.0.0.1:PORT"."""
+    from web_support import serve
+    with serve(site) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from web_support import launch_chromium
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()

@@ -61,4 +61,5 @@ def ggml_scores(logits, labels, batch=500):
     mean = sum(batch_means) / len(batch_means)
     var = sum((b - mean) ** 2 for b in batch_means) / len(batch_means)
     accuracy = float(np.mean(logits.argmax(axis=1) == labels))
-    return mean, math.sqrt(var / (len(batch_means) - 1)), accuracy, math.sqrt(accuracy * (1 - accuracy) / (len(labels) - 1))
+    accuracy_unc = math.sqrt(accuracy * (1 - accuracy) / (len(labels) - 1))
+    return mean, math.sqrt(var / (len(batch_means) - 1)), accuracy, accuracy_unc

@@ -279,7 +279,8 @@ def test_train_killed_with_sigint_while_running_leaves_previous_model_intact(fil
     process = subprocess.Popen(
         [sys.executable, "-m", "mnist_core.train", "mnist-fc", "model.gguf", str(train_images), str(train_labels),
          "--limit", "3000", "--epochs", "1000"],
-        cwd=files, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=files, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A test run started in the background (`cmd &` in a script) inherits SIGINT ignored, and
         # Python then never raises KeyboardInterrupt: give the child the default a terminal has.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -175,7 +175,8 @@ def test_gzip_bomb_in_a_source_folder_is_cut_off_at_the_pinned_size(cache_root, 
     bomb = gzip.compress(bytes(64 << 20))  # 64 MiB of zeros in about 64 KB
     for name in NAMES:
         (bombs / f"{name}.gz").write_bytes(bomb)
-    with pytest.raises(DataUnavailableError, match=r"t10k-labels-idx1-ubyte.gz: checksum mismatch .* found more than 11 bytes"):
+    with pytest.raises(DataUnavailableError,
+                       match=r"t10k-labels-idx1-ubyte.gz: checksum mismatch .* found more than 11 bytes"):
         data.ensure_dataset("mnist", source_dir=bombs, quiet=True)
     assert _leftovers(cache_root / "mnist") == []
 
@@ -324,7 +325,8 @@ def _apt_knows_fashion_mnist():
     return result.returncode == 0
 
 
-@pytest.mark.skipif(not _apt_knows_fashion_mnist(), reason="needs apt-get and dpkg-deb with dataset-fashion-mnist known")
+@pytest.mark.skipif(not _apt_knows_fashion_mnist(),
+                    reason="needs apt-get and dpkg-deb with dataset-fashion-mnist known")
 def test_fashion_mnist_fetch_from_debian(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "FASHION_INSTALLED_DIR", str(tmp_path / "not-installed"))  # exercise apt-get download
     directory = data.ensure_dataset("fashion-mnist", data_dir=tmp_path / "fashion-mnist", quiet=True)

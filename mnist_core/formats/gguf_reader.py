@@ -50,6 +50,8 @@ _MAGIC_HINTS = (
 class GGUFFile:
     """A parsed GGUF file: its metadata in file order, with types, and its tensors as NumPy arrays.
 
+    A metadata value is a str, int, float or bool; an array of strings is a list of str, and an
+    array of numbers or bools a 1-D NumPy array of the element type's dtype (as in gguf-py).
     `metadata_types[key]` is `(value_type, element_type)`, element_type being None unless the value
     is an array. Tensors are read-only views into the file's bytes, with NumPy shape = reversed ne.
     """
@@ -171,9 +173,10 @@ class _Parser:
         dtype = np.dtype("<u1" if element_type == GGUFValueType.BOOL else "<" + fmt)
         values = np.frombuffer(self.data, dtype, count, self.pos)
         self.pos += values.nbytes
-        if element_type == GGUFValueType.BOOL:
-            values = values != 0
-        return value_type, element_type, values.tolist()
+        # A NumPy array, not a list: a list costs 8 bytes a number and more for each int object, up to
+        # 40 times what the file holds (an int8 array of -100s), which a hostile file would exploit. A
+        # copy, so that a model's metadata does not keep the whole file's bytes alive.
+        return value_type, element_type, values != 0 if element_type == GGUFValueType.BOOL else values.copy()
 
     def read_scalar(self, value_type, what):
         """Read one string or fixed-size value as a Python str, int, float or bool."""
@@ -214,6 +217,11 @@ class _Parser:
         if nbytes > self.size:
             shape = tuple(reversed(ne))
             raise self.error(f"tensor '{name}' of shape {shape} needs {nbytes} bytes, more than the file's {self.size}")
+        # A dimension beyond the file's size gets here only beside a 0 (an empty tensor), and NumPy
+        # would then refuse the shape: refuse it here, by name.
+        if any(n > self.size for n in ne):
+            raise self.error(f"tensor '{name}' has a dimension larger than the file's {self.size} bytes: "
+                             f"ne = {list(ne)}")
         return name, ne, tensor_type, offset, nbytes
 
     def read_tensor_data(self, infos, alignment):
@@ -234,7 +242,7 @@ class _Parser:
             if nbytes:
                 extents.append((offset, offset + nbytes, name))
         extents.sort()
-        for (_, end, first), (start, _, second) in zip(extents, extents[1:]):
+        for (_, end, first), (start, _, second) in zip(extents[:-1], extents[1:], strict=True):
             if start < end:
                 raise self.error(f"tensors '{first}' and '{second}' overlap in the data section")
 

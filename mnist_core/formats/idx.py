@@ -26,7 +26,10 @@ IMAGE_ROWS = 28
 IMAGE_COLS = 28
 NUM_CLASSES = 10
 GZIP_MAGIC = b"\x1f\x8b"
-# Decompression step: small enough that a bomb costs little, large enough to be fast.
+# Decompression steps: the first is small, since a read allocates its whole size up front, however
+# little data the stream holds; each next one doubles up to the largest, so that the buffer stays
+# within twice the data actually there and a large file still takes few reads.
+GZIP_FIRST_CHUNK_BYTES = 1 << 14
 GZIP_CHUNK_BYTES = 1 << 20
 
 _KINDS = {  # kind -> (magic, what one item is called)
@@ -130,7 +133,8 @@ def _read_idx(source, name, kind):
                 except (_gzip.BadGzipFile, zlib.error) as exc:
                     raise FileFormatError(name, f"corrupt gzip data ({exc})") from None
                 except EOFError:
-                    raise FileFormatError(name, "gzip stream is truncated (it ends before its end-of-stream marker)") from None
+                    raise FileFormatError(
+                        name, "gzip stream is truncated (it ends before its end-of-stream marker)") from None
         return _parse(stored, name, kind, stored_bytes)
 
 
@@ -152,7 +156,8 @@ def _parse(stream, name, kind, stored_bytes):
     dims_raw = stream.read(4 * ndim)
     if len(dims_raw) < 4 * ndim:
         raise FileFormatError(
-            name, f"{where} is only {4 + len(dims_raw)} bytes, too short for an IDX {kind} header ({header_bytes} bytes)"
+            name,
+            f"{where} is only {4 + len(dims_raw)} bytes, too short for an IDX {kind} header ({header_bytes} bytes)",
         )
     dims = struct.unpack(f">{ndim}I", dims_raw)
     count = dims[0]
@@ -165,7 +170,8 @@ def _parse(stream, name, kind, stored_bytes):
 
     if stored_bytes is not None:
         if stored_bytes != expected_total:
-            problem = "truncated" if stored_bytes < expected_total else f"{stored_bytes - expected_total} trailing bytes"
+            trailing = stored_bytes - expected_total
+            problem = "truncated" if trailing < 0 else f"{trailing} trailing bytes"
             raise FileFormatError(name, f"{what}: expected {expected_total} bytes, found {stored_bytes} ({problem})")
         items = np.empty(data_bytes, dtype=np.uint8)
         if stream.readinto(memoryview(items)) != data_bytes:
@@ -176,10 +182,11 @@ def _parse(stream, name, kind, stored_bytes):
 
 
 def _read_bounded(stream, data_bytes, name, what, header_bytes):
-    """Decompress exactly `data_bytes` from a gzip stream, growing the buffer only as data arrives, then check it ends."""
+    """Decompress exactly `data_bytes` from a gzip stream, the buffer growing only as data arrives; check it ends."""
     buffer = bytearray()
     while len(buffer) < data_bytes:
-        chunk = stream.read(min(GZIP_CHUNK_BYTES, data_bytes - len(buffer)))
+        step = min(GZIP_CHUNK_BYTES, max(GZIP_FIRST_CHUNK_BYTES, len(buffer)))
+        chunk = stream.read(min(step, data_bytes - len(buffer)))
         if not chunk:
             raise FileFormatError(
                 name,

@@ -1,10 +1,20 @@
 """Fully connected layer, y = x @ W.T + b, with W stored (out, in) as in ggml and PyTorch."""
 
+from .activations import bias_relu_forward
+from .products import matmul
 
-def dense_forward(xp, x, weight, bias):
-    """x (N, in), weight (out, in), bias (out,) -> y (N, out) and the cache for backward."""
-    y = x @ weight.T
-    y += bias
+
+def dense_forward(xp, x, weight, bias, relu=False):
+    """x (N, in), weight (out, in), bias (out,) -> y (N, out) and the cache for backward.
+
+    With `relu`, y is relu(x @ weight.T + bias), the bias and ReLU in one pass (one fused kernel
+    on CuPy); y is then also ReLU's cache for relu_backward.
+    """
+    y = matmul(xp, x, weight.T)
+    if relu:
+        bias_relu_forward(xp, y, bias, out=y)
+    else:
+        y += bias
     return y, (x, weight)
 
 
@@ -15,7 +25,7 @@ def dense_backward(xp, dy, cache, need_dx=True):
     and skipping it saves a third of that layer's work.
     """
     x, weight = cache
-    dweight = dy.T @ x
+    dweight = matmul(xp, dy.T, x)
     dbias = dy.sum(axis=0)
-    dx = dy @ weight if need_dx else None
+    dx = matmul(xp, dy, weight) if need_dx else None
     return dx, dweight, dbias

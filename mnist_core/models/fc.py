@@ -1,6 +1,6 @@
 """mnist-fc: 784 -> 500 (ReLU) -> 10, exactly ggml's fully connected model."""
 
-from ..layers import dense_backward, dense_forward, relu_backward, relu_forward
+from ..layers import dense_backward, dense_forward, relu_backward
 from .base import N_CLASSES, N_PIXELS, Model
 
 N_HIDDEN = 500
@@ -17,13 +17,14 @@ class FCModel(Model):
         "fc2.bias": (N_CLASSES,),
     }
     inference_batch = 10000  # two matrix products; bigger batches keep BLAS busiest
+    training_slice = 500     # a training batch of 1,000 goes in two slices, which two cores take at once
 
     def forward(self, x):
         """x (N, 28, 28) float in [0, 1] -> logits (N, 10) and the cache for backward."""
         xp, p = self.xp, self.params
         x = x.reshape(x.shape[0], N_PIXELS)
-        hidden, fc1_cache = dense_forward(xp, x, p["fc1.weight"], p["fc1.bias"])   # (N, 500)
-        hidden, relu_cache = relu_forward(xp, hidden, out=hidden)
+        hidden, fc1_cache = dense_forward(xp, x, p["fc1.weight"], p["fc1.bias"], relu=True)   # (N, 500)
+        relu_cache = hidden
         logits, fc2_cache = dense_forward(xp, hidden, p["fc2.weight"], p["fc2.bias"])  # (N, 10)
         return logits, (fc1_cache, relu_cache, fc2_cache)
 
@@ -32,6 +33,6 @@ class FCModel(Model):
         xp = self.xp
         fc1_cache, relu_cache, fc2_cache = cache
         dhidden, dw2, db2 = dense_backward(xp, dlogits, fc2_cache)
-        dhidden = relu_backward(xp, dhidden, relu_cache)
+        dhidden = relu_backward(xp, dhidden, relu_cache, out=dhidden)  # dhidden is this step's own array
         _, dw1, db1 = dense_backward(xp, dhidden, fc1_cache, need_dx=False)
         return {"fc1.weight": dw1, "fc1.bias": db1, "fc2.weight": dw2, "fc2.bias": db2}

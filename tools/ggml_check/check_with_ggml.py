@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.data import DEFAULT_CACHE_ROOT, dataset_files
-from mnist_core.eval import ASSETS_DIR
 from mnist_core.formats.idx import read_idx_pair
 from mnist_core.models import ARCHITECTURES, load_model
+from mnist_core.shipped import shipped_model_path
 
 HERE = Path(__file__).resolve().parent
 SDIST = "llama_cpp_python-0.3.36.tar.gz"
@@ -85,9 +85,9 @@ def build_ggml(cache):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=[ASSETS_DIR / f"{arch}-f32.gguf" for arch in ARCHITECTURES])
-    parser.add_argument("--cache", type=Path,
-                        default=Path(os.environ.get("MNIST_CORE_GGML_CACHE") or DEFAULT_CACHE_ROOT.expanduser() / "ggml"),
+    parser.add_argument("models", nargs="*", default=[shipped_model_path(arch) for arch in ARCHITECTURES])
+    default_cache = Path(os.environ.get("MNIST_CORE_GGML_CACHE") or DEFAULT_CACHE_ROOT.expanduser() / "ggml")
+    parser.add_argument("--cache", type=Path, default=default_cache,
                         help="where the sdist and the build go ($MNIST_CORE_GGML_CACHE, default: %(default)s)")
     parser.add_argument("--min-agreement", type=float, default=1.0,
                         help="fraction of test images on which predictions must agree (default: all)")

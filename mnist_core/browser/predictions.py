@@ -1,22 +1,20 @@
-"""The Python half of the web page: the Web Worker (web/worker.js) drives one `App` inside Pyodide.
-
-JavaScript fetches files and passes their bytes in; everything else happens here: loading the
-models and the test set, preparing drawn digits (mnist_core.preprocess), predicting. Results are
-plain dicts of ints, floats, lists and bytes, which Pyodide hands back to JavaScript. Nothing in
-this module needs a browser: the tests drive the same class natively and under Node.
-"""
+"""Predictions: the models and test set the page has loaded, and what the model reads in a drawing or a test image."""
 
 import numpy as np
 
-from .errors import ModelError
-from .formats.idx import read_idx_pair
-from .models import ARCHITECTURES, load_model
-from .preprocess import downscale_canvas, prepare_canvas
+from ..errors import ModelError
+from ..formats.idx import read_idx_pair
+from ..models import ARCHITECTURES, load_model
+from ..preprocess import downscale_canvas, prepare_canvas
+from .convert import to_buffer, to_bytes
 
 TOP_K = 3  # how many of the most likely digits the page announces
+# Below this top probability the page says "not sure: 7 or 1?" instead of one bold digit; chosen on
+# bench/bench_drawn.py as the level that flags most wrong answers while rarely doubting a right one.
+UNSURE_BELOW = 0.7
 
 
-class App:
+class Predictions:
     """Loaded models (one per architecture, loaded once), the test set, and the predictions the page asks for."""
 
     def __init__(self, seed=None):
@@ -29,7 +27,7 @@ class App:
     def load_model(self, arch, gguf_bytes, name=None):
         """Load a GGUF model from bytes (`name`: its file, for errors), check it is `arch`, keep it and select it."""
         name = name or f"{arch}.gguf"
-        model = load_model(_to_bytes(gguf_bytes), name=name)
+        model = load_model(to_bytes(gguf_bytes), name=name)
         if model.arch != arch:
             raise ModelError(name, f"holds a {model.arch} model, expected {arch}")
         self.models[arch] = model
@@ -50,7 +48,7 @@ class App:
     def load_test_set(self, images_bytes, labels_bytes):
         """Load the MNIST test images and labels (IDX bytes, raw or gzipped)."""
         self.test_images, self.test_labels = read_idx_pair(
-            _to_bytes(images_bytes), _to_bytes(labels_bytes),
+            to_bytes(images_bytes), to_bytes(labels_bytes),
             images_name="t10k-images-idx3-ubyte", labels_name="t10k-labels-idx1-ubyte")
         return {"count": int(self.test_labels.size)}
 
@@ -61,7 +59,7 @@ class App:
         centre=False shrinks the whole canvas to 28x28 as the reference demo does. An empty
         canvas gives {"empty": True, "digit": None, ...}, not an error.
         """
-        pixels = _to_buffer(pixels)
+        pixels = to_buffer(pixels)
         image = prepare_canvas(pixels, width, height) if centre else downscale_canvas(pixels, width, height)
         if image is None or (not centre and not image.any()):
             return {"empty": True, "digit": None, "probabilities": [], "top": [], "image28": bytes(784)}
@@ -69,7 +67,7 @@ class App:
 
     def predict_image(self, image):
         """A 28x28 uint8 image (array or 784 bytes, ink = 255) -> digit, probabilities, top three, the image."""
-        image = np.frombuffer(_to_bytes(image), dtype=np.uint8) if not isinstance(image, np.ndarray) else image
+        image = np.frombuffer(to_bytes(image), dtype=np.uint8) if not isinstance(image, np.ndarray) else image
         if image.size != 784 or image.dtype != np.uint8:
             raise ValueError(f"expected 784 uint8 pixels (28x28), got {image.size} of {image.dtype}")
         image = image.reshape(1, 28, 28)
@@ -81,6 +79,7 @@ class App:
             "digit": int(order[0]),
             "probabilities": [float(p) for p in probabilities],
             "top": [[int(d), float(probabilities[d])] for d in order],
+            "sure": bool(probabilities[order[0]] >= UNSURE_BELOW),
             "image28": image.tobytes(),
         }
 
@@ -106,14 +105,3 @@ class App:
             raise ValueError("no model is loaded")
         return self.models[self.arch]
 
-
-def _to_buffer(data):
-    """A Pyodide JsProxy (Uint8Array, ArrayBuffer, Uint8ClampedArray) -> memoryview; anything else as is."""
-    if hasattr(data, "to_py"):
-        return data.to_py()
-    return data
-
-
-def _to_bytes(data):
-    data = _to_buffer(data)
-    return data if isinstance(data, bytes) else bytes(data)

@@ -1,0 +1,97 @@
+"""One person's handwriting, for the tests of learning from corrections: digits in styles MNIST has few of.
+
+Each style is a digit as that person draws it on the page's 364x364 canvas: a list of strokes,
+each a list of (x, y) canvas points. `variant` gives another drawing of the same style (each
+point moved a little, the whole slanted, scaled and shifted a little, as two drawings by one hand
+differ); `canvas_rgba` draws strokes as the page does (black, a round 20-pixel brush, on white),
+so that `App.predict_canvas` sees what the page's worker would. The Playwright tests draw the same
+points with the mouse.
+"""
+
+import numpy as np
+
+from mnist_core import strokes
+
+CANVAS_SIZE = 364
+BRUSH = 20  # the page's stroke width (web/drawing.js)
+
+
+def arc(cx, cy, rx, ry, start=0, stop=360, points=16):
+    """Points along an ellipse, clockwise from 12 o'clock (angles in degrees)."""
+    angles = np.radians(np.linspace(start, stop, points + 1))
+    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in angles]
+
+
+# One person's way of writing each digit: forms that are legible to a person but rare in MNIST,
+# so that a model trained on MNIST misreads some of them (which ones depends on the model).
+STYLES = {
+    0: [arc(182, 182, 85, 135, 0, 360, 20), [(90, 330), (275, 35)]],                        # slashed
+    1: [[(90, 150), (200, 40), (200, 320)]],                                                 # a long flag
+    2: [[(100, 70), (260, 70), (110, 300), (270, 300)]],                                     # a Z
+    3: [[(100, 60), (270, 60), (170, 160)] + arc(180, 235, 85, 75, -30, 210, 12)[1:]],        # flat top
+    4: [[(220, 320), (220, 40), (90, 220), (290, 220)], [(90, 220), (220, 40)]],              # closed
+    5: [[(255, 75), (200, 55), (140, 65), (115, 110), (140, 155), (190, 175), (240, 200), (260, 250),
+         (235, 300), (180, 315), (120, 295)]],                                               # an S
+    6: [[(130, 40), (130, 310)] + arc(190, 250, 60, 60, 270, 630, 14)[1:]],                   # a b
+    7: [[(90, 60), (270, 60), (170, 320)], [(120, 190), (260, 190)], [(170, 320), (130, 300)]],  # bar, tail
+    8: [arc(182, 105, 60, 60, 0, 360, 14), arc(182, 250, 80, 75, 0, 360, 16)],                # two rings
+    9: [arc(180, 110, 70, 60, 0, 360) + [(250, 110), (250, 280)] + arc(190, 280, 60, 40, 90, 270)[1:]],  # a g
+}
+
+
+def variant(style_strokes, seed, jitter=6.0, slant=0.12, scale=0.1, shift=25.0):
+    """Another drawing of `style_strokes` by the same hand: jittered points, a slant, a size and a place."""
+    rng = np.random.default_rng(seed)
+    shear = rng.uniform(-slant, slant)
+    factor = 1 + rng.uniform(-scale, scale)
+    dx, dy = rng.uniform(-shift, shift, 2)
+    centre = CANVAS_SIZE / 2
+    out = []
+    for stroke in style_strokes:
+        points = np.asarray(stroke, dtype=float) + rng.normal(0, jitter, (len(stroke), 2))
+        x, y = points[:, 0] - centre, points[:, 1] - centre
+        x = x + shear * y
+        out.append([(float(centre + dx + factor * a), float(centre + dy + factor * b))
+                    for a, b in zip(x, y, strict=True)])
+    return out
+
+
+def canvas_rgba(style_strokes):
+    """Strokes of (x, y) canvas points drawn as the page draws them -> the canvas's RGBA bytes (364 * 364 * 4)."""
+    yx = [np.asarray(stroke, dtype=np.float32)[:, ::-1] for stroke in style_strokes]
+    ink = strokes.render(yx, (CANVAS_SIZE, CANVAS_SIZE), BRUSH)
+    rgba = np.full((CANVAS_SIZE, CANVAS_SIZE, 4), 255, dtype=np.uint8)
+    rgba[:, :, :3] = np.round(255 * (1 - ink))[:, :, None].astype(np.uint8)
+    return rgba.tobytes()
+
+
+def drawn_image(style_strokes):
+    """Strokes drawn on the page's canvas and prepared as the page prepares them -> the (28, 28) uint8 image."""
+    from mnist_core.preprocess import prepare_canvas
+
+    rgba = np.frombuffer(canvas_rgba(style_strokes), dtype=np.uint8)
+    return prepare_canvas(rgba, CANVAS_SIZE, CANVAS_SIZE)
+
+
+# Forms of the same person that look like another digit to MNIST too: candidates for a drawing the
+# model misreads (when it reads all of STYLES right), not part of the person's everyday set, since
+# teaching them costs that other digit (a 9 closed like a g is an MNIST 8).
+MORE_STYLES = [
+    (9, [arc(180, 110, 70, 60, 0, 360) + [(250, 110), (250, 260)] + arc(190, 260, 60, 55, 90, 360, 12)[1:]]),
+    (7, [[(150, 70), (220, 60), (200, 320)]]),                                                # a short top
+]
+
+
+def drawings(strokes_or_digit, seeds):
+    """Drawings of a style (a digit of STYLES, or strokes) for each seed (0: as written, others: variants), as
+    prepared images (len(seeds), 28, 28)."""
+    strokes = STYLES[strokes_or_digit] if isinstance(strokes_or_digit, int) else strokes_or_digit
+    return np.stack([drawn_image(variant(strokes, seed) if seed else strokes) for seed in seeds])
+
+
+def misread_styles(model, seeds=(0, 1)):
+    """[(digit, strokes)] of the styles (STYLES, then MORE_STYLES) whose drawings for every seed in `seeds`
+    `model` misreads: a first drawing and another like it."""
+    candidates = [*STYLES.items(), *MORE_STYLES]
+    return [(digit, strokes) for digit, strokes in candidates
+            if (model.predict(drawings(strokes, seeds)) != digit).all()]

@@ -1,0 +1,21 @@
+// What every part of the page shares: element lookup, the page's state and error display.
+
+export const $ = (id) => document.getElementById(id);
+export const root = $("app");
+
+export const state = {
+  ready: false,
+  arch: $("model").value,
+  image28: new Uint8Array(784),   // what the model saw last (Download saves it)
+  sample: null,                   // the test image on the canvas, until someone draws on it
+  inked: false,                   // whether the canvas holds anything
+  generation: 0,                  // bumped whenever the canvas is wiped
+};
+
+// One line in the status area; before the page is ready, the page shows its error state.
+export function fail(error) {
+  const message = String(error.message || error).trim().split("\n").pop();
+  console.error(error);
+  $("status").textContent = `Error: ${message}`;
+  if (!state.ready) root.dataset.state = "error";
+}

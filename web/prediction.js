@@ -1,0 +1,153 @@
+// Predictions: asking the worker what the canvas or a test image shows, and showing the answer
+// (the digit, a bar per digit, the 28x28 image the model saw, what screen readers hear).
+
+import { $, fail, state } from "./dom.js";
+import { CANVAS_SIZE, canvasPixels, drawImage28 } from "./drawing.js";
+import { call } from "./worker-client.js";
+
+const LIVE_INTERVAL_MS = 60;  // at most one live prediction this often while a stroke goes on
+
+const preview = $("preview").getContext("2d");
+const centreBox = $("centre");
+
+let inFlight = null;       // the prediction the worker is working on
+let queued = null;         // {announce}: the canvas changed since; predict again when free
+let lastLive = 0;
+
+export function predictLive() {
+  const now = performance.now();
+  if (now - lastLive < LIVE_INTERVAL_MS) return;
+  lastLive = now;
+  predictCanvas({ announce: false });
+}
+
+// Predict what the canvas shows. Requests never pile up: while one is in flight, only the
+// latest wish is kept, and sent when the worker is free (announce wins if any asked for it).
+export function predictCanvas({ announce }) {
+  if (!state.ready) return Promise.resolve();
+  if (inFlight) {
+    queued = { announce: announce || (queued && queued.announce) };
+    return inFlight;
+  }
+  const pixels = canvasPixels();
+  const generation = state.generation;
+  inFlight = call("predict", { pixels, width: CANVAS_SIZE, height: CANVAS_SIZE, centre: centreBox.checked },
+                  [pixels.buffer])
+    .then((result) => {
+      if (generation === state.generation) showPrediction(result, { announce });
+      return result;
+    })
+    .catch(fail)
+    .finally(() => {
+      inFlight = null;
+      if (queued) {
+        const again = queued;
+        queued = null;
+        predictCanvas(again);
+      }
+    });
+  return inFlight;
+}
+
+// Resolves once no prediction is on its way (the last stroke's final one included).
+export async function settled() {
+  while (inFlight) await inFlight;
+}
+
+// A test image (a result of "random" or "sample") onto the canvas, with its prediction.
+export function showTestImage(result) {
+  drawImage28(result.image28);
+  showSample(result);
+  showPrediction(result, { announce: true });
+}
+
+export async function randomSample() {
+  showTestImage(await call("random"));
+}
+
+// Predict again what is shown (after the model or the preparation changed).
+export async function repredict() {
+  if (state.sample) {
+    const result = await call("sample", { index: state.sample.index });
+    showPrediction(result, { announce: true });
+  } else if (state.inked) {
+    await predictCanvas({ announce: true });
+  }
+}
+
+const bars = [];
+for (let digit = 0; digit < 10; digit++) {
+  const item = document.createElement("li");
+  item.innerHTML = `<span class="label">${digit}</span><span class="track"><span class="fill"></span></span>` +
+                   `<span class="value">–</span>`;
+  $("bars").append(item);
+  bars.push({ item, fill: item.querySelector(".fill"), value: item.querySelector(".value") });
+}
+
+export const percent = (p) => `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;
+
+let shown = 0; // predictions shown so far (tests wait on it)
+
+export function showPrediction(result, { announce }) {
+  const prediction = $("prediction");
+  prediction.dataset.count = String(++shown);
+  prediction.dataset.state = announce ? "final" : "live";
+  window.mnistCore.last = result;
+  if (result.empty) {
+    prediction.dataset.digit = "";
+    prediction.dataset.sure = "";
+    $("unsure").textContent = "";
+    $("digit").textContent = "–";
+    $("digit-probability").textContent = "";
+    $("prediction-text").textContent = "The canvas is empty.";
+    bars.forEach(({ item, fill, value }) => { item.classList.remove("top"); fill.style.width = "0"; value.textContent = "–"; });
+    if (announce) $("announce").textContent = "The canvas is empty: draw a digit.";
+  } else {
+    prediction.dataset.digit = String(result.digit);
+    prediction.dataset.sure = String(result.sure);
+    // Unsure (top probability under mnist_core.browser.predictions.UNSURE_BELOW): say which two it may be.
+    const doubt = result.sure ? "" : `Not sure: ${result.top[0][0]} or ${result.top[1][0]}?`;
+    $("digit").textContent = result.sure ? String(result.digit) : `${result.digit}?`;
+    $("unsure").textContent = doubt;
+    $("digit-probability").textContent = percent(result.probabilities[result.digit]);
+    result.probabilities.forEach((p, digit) => {
+      const bar = bars[digit];
+      bar.item.classList.toggle("top", digit === result.digit);
+      bar.fill.style.width = `${(100 * p).toFixed(1)}%`;
+      bar.value.textContent = percent(p);
+    });
+    const [first, ...others] = result.top;
+    const text = (doubt ? `${doubt} ` : "") + `Prediction: ${first[0]} (${percent(first[1])}). Next: ` +
+                 others.map(([d, p]) => `${d} (${percent(p)})`).join(", ") + ".";
+    $("prediction-text").textContent = text;
+    const sample = result.index === undefined ? "" : `Test image ${result.index}, label ${result.label}. `;
+    if (announce) $("announce").textContent = sample + text;
+  }
+  state.image28 = result.image28;
+  drawPreview(result.image28);
+  if (result.ms === undefined) return; // nothing was predicted (Clear)
+  const timing = $("timing");
+  timing.dataset.predictMs = result.ms.toFixed(2);
+  timing.textContent = `${timing.dataset.loadText || ""}last prediction ${result.ms.toFixed(1)} ms (${state.arch}, in the worker)`;
+}
+
+export function showSample(result) {
+  const sample = $("sample");
+  state.sample = result ? { index: result.index, label: result.label } : null;
+  if (result) {
+    sample.dataset.index = String(result.index);
+    sample.dataset.label = String(result.label);
+    sample.textContent = `test image ${result.index}, label ${result.label}`;
+  } else {
+    delete sample.dataset.index;
+    delete sample.dataset.label;
+    sample.textContent = "";
+  }
+}
+
+// 28x28 model input (ink = 255) -> the preview, white ink on black as MNIST stores it.
+export function drawPreview(image28) {
+  const pixels = preview.createImageData(28, 28);
+  image28.forEach((v, i) => pixels.data.set([v, v, v, 255], 4 * i));
+  preview.putImageData(pixels, 0, 0);
+}

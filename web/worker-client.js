@@ -1,0 +1,53 @@
+// The page's side of web/worker.js: requests with ids, answered by promises.
+
+let worker = null;  // started by startWorker(), once the page's start-up checks (startup.js) pass
+const pending = new Map();
+let nextId = 1;
+const progressListeners = [];
+const errorListeners = [];
+
+// Send a request; the promise settles with the worker's result or its error message.
+export function call(type, payload = {}, transfer = []) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    if (worker === null) throw new Error("the worker has not been started");
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, type, ...payload }, transfer);
+  });
+}
+
+// Progress messages ({type: "progress", ...}) and the worker's own failure, for whoever listens.
+export const onProgress = (listener) => progressListeners.push(listener);
+export const onWorkerError = (listener) => errorListeners.push(listener);
+
+// Other messages that answer no request ({type, ...} without an id), by type.
+const noticeListeners = new Map();
+export function onNotice(type, listener) {
+  noticeListeners.set(type, [...(noticeListeners.get(type) || []), listener]);
+}
+
+export function startWorker() {
+  worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = receive;
+  worker.onerror = failed;
+}
+
+function receive({ data }) {
+  if (data.type === "progress") {
+    progressListeners.forEach((listener) => listener(data));
+    return;
+  }
+  if (data.id === undefined) {
+    (noticeListeners.get(data.type) || []).forEach((listener) => listener(data));
+    return;
+  }
+  const request = pending.get(data.id);
+  pending.delete(data.id);
+  if (data.ok) request.resolve(data.result);
+  else request.reject(new Error(data.error));
+}
+
+function failed(event) {
+  const error = new Error(event.message || "the worker failed to start");
+  errorListeners.forEach((listener) => listener(error));
+}
