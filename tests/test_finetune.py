@@ -6,6 +6,9 @@ A TrainingRun (mnist_core.training.run) must make exactly the steps train() make
 runs in Pyodide under Node (from the site's own files) and must agree with native NumPy there.
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -178,6 +181,21 @@ def test_training_in_the_page_adds_a_model_whose_file_holds_the_command(app, mni
     assert model["command"] == ("python -m mnist_core.train mnist-fc mnist-fc-trained-in-page.gguf --recipe best "
                                 "--epochs 1 --batch-size 100 --lr 0.002 --seed 2 --limit 1000")
     assert load_model(app.model_file()["bytes"]).metadata["mnist_core.training.steps_done"] == 10
+
+
+def test_the_command_a_model_trained_in_the_page_carries_makes_the_same_model(app, mnist_train, tmp_path):
+    app.train_images, app.train_labels = mnist_train
+    app.start_training("mnist-fc", epochs=1, limit=600, seed=5)
+    while not app.training_step(4)["done"]:
+        pass
+    command = app.finish_training()["command"].split()
+    assert command[:3] == ["python", "-m", "mnist_core.train"]
+    out = tmp_path / command[4]
+    subprocess.run([sys.executable, *command[1:4], str(out), *command[5:]], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=600)
+    trained = app.models["mnist-fc trained in page"]
+    for name, value in load_model(out).params.items():
+        np.testing.assert_array_equal(trained.params[name], value, err_msg=name)
 
 
 def test_training_the_selected_model_further_starts_from_a_copy_of_it_at_a_tenth_of_the_rate(app, mnist_train):

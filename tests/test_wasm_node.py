@@ -25,7 +25,6 @@ from web_support import (
     ARCHS,
     BUILD_SCRIPT,
     REPO,
-    build_site,
     build_wasm_module,
     run_in_pyodide,
     site_model_path,
@@ -96,9 +95,7 @@ def stroke_canvases(images, seed):
     return canvases
 
 
-@pytest.fixture(scope="module")
-def site():
-    return build_site()
+# site: tests/conftest.py
 
 
 @pytest.fixture(scope="module")

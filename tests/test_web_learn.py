@@ -32,7 +32,7 @@ from test_web_page import (
     select_model,
     wait_for_final_prediction,
 )
-from web_support import ARTIFACTS_DIR, build_site, chromium_missing_reason, launch_chromium, serve, site_model_path
+from web_support import ARTIFACTS_DIR, chromium_missing_reason, site_model_path
 
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
@@ -49,25 +49,7 @@ def record(name, value):
     path.write_text(json.dumps(kept, indent=1))
 
 
-@pytest.fixture(scope="module")
-def site():
-    return build_site()
-
-
-@pytest.fixture(scope="module")
-def origin(site):
-    with serve(site) as origin:
-        yield origin
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+# site, origin and browser: tests/conftest.py
 
 
 @pytest.fixture

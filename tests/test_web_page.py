@@ -14,10 +14,7 @@ from mnist_core.browser import App
 from mnist_core.models import load_model
 from web_support import (
     ARTIFACTS_DIR,
-    build_site,
     chromium_missing_reason,
-    launch_chromium,
-    serve,
     site_model_path,
     site_test_set,
     wait_until_ready,
@@ -52,25 +49,7 @@ STROKES = {
 STROKE_ONE, STROKE_SEVEN = STROKES[1], STROKES[7]
 
 
-@pytest.fixture(scope="module")
-def site():
-    return build_site()
-
-
-@pytest.fixture(scope="module")
-def origin(site):
-    with serve(site) as origin:
-        yield origin
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+# site, origin and browser: tests/conftest.py
 
 
 class PageSession:

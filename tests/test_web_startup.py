@@ -16,9 +16,7 @@ from conftest import skip_unless_available
 from web_support import (
     ARTIFACTS_DIR,
     REPO,
-    build_site,
     chromium_missing_reason,
-    launch_chromium,
     serve,
     wait_until_ready,
 )
@@ -29,25 +27,7 @@ BUILD_COMMAND = "python build_wasm.py"
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def site():
-    return build_site()
-
-
-@pytest.fixture(scope="module")
-def origin(site):
-    with serve(site) as origin:
-        yield origin
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+# site, origin and browser: tests/conftest.py
 
 
 @pytest.fixture

@@ -106,6 +106,7 @@ controls.start.addEventListener("click", async () => {
   }
   status.textContent = "Starting…";
   try {
+    $("charts").hidden = false; // before the charts are made: uPlot measures the width it is given
     charts = charts || await trainingCharts($("chart-loss"), $("chart-accuracy"));
     charts.clear();
     const info = await call("train-start", { arch: continueSelected ? null : choice, epochs, continueSelected, limit });

@@ -45,7 +45,7 @@ class TrainingRun:
         self.total_steps = self.steps_per_epoch * config.epochs
         self.step = 0
         self.seconds = 0.0         # spent in advance(), validation excluded
-        self._order = self._rng = None
+        self._order = None  # this epoch's order of the training images, on the model's xp
 
     @property
     def epoch(self):
@@ -74,12 +74,11 @@ class TrainingRun:
             # The same batch as train() makes (pipeline.py): its augmentation has its own generator.
             x, y = prepare_batch(self.model, self.train_images, self.train_labels, self.redrawn, self._order,
                                  config, epoch, b)
-            batch = y
             lr = learning_rate_at(config, self.step, self.total_steps)
             loss, correct = train_step(self.model, self.optimizer, x, y, lr)
-            losses.append(loss / len(batch))
-            accuracies.append(correct / len(batch))
-            images += len(batch)
+            losses.append(loss / len(y))
+            accuracies.append(correct / len(y))
+            images += len(y)
             self.step += 1
             if self.step % self.steps_per_epoch == 0:
                 break
