@@ -13,6 +13,9 @@ p = p * decay - step_size * m / (sqrt(v) + eps_hat);
 """
 
 
+WORKER_PIECE = 1 << 17  # elements a worker thread updates at a time (512 KB of float32: a core's cache)
+
+
 class AdamW:
     """Adam with decoupled weight decay, updating a dict of `xp` arrays in place.
 
@@ -28,8 +31,9 @@ class AdamW:
         self.xp = xp
         self._scratch = {}  # one temporary per tensor, reused every step
 
-    def step(self, params, grads, lr=None):
-        """Apply one update to `params` from `grads` (both keyed by tensor name)."""
+    def step(self, params, grads, lr=None, workers=None):
+        """Apply one update to `params` from `grads` (both keyed by tensor name); `workers`, a thread pool,
+        takes pieces of the larger tensors at once (element-wise work: the same result either way)."""
         xp = self.xp
         lr = self.lr if lr is None else lr
         self.step_count += 1
@@ -39,6 +43,7 @@ class AdamW:
         eps_hat = self.eps * (1 - self.beta2 ** t) ** 0.5
         decay = 1 - lr * self.weight_decay
         kernel = fused_kernel(xp, "adamw", _ADAMW_IN, _ADAMW_OUT, _ADAMW_OP)
+        pieces = []
         for name, p in params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
             if kernel is not None:
@@ -47,21 +52,39 @@ class AdamW:
             scratch = self._scratch.get(name)
             if scratch is None or scratch.shape != p.shape or scratch.dtype != p.dtype:
                 scratch = self._scratch[name] = xp.empty_like(p)
-            # Same arithmetic as the kernel above, pass by pass, without temporaries.
-            xp.subtract(g, m, out=scratch)
-            scratch *= 1 - self.beta1
-            m += scratch
-            xp.multiply(g, g, out=scratch)
-            scratch -= v
-            scratch *= 1 - self.beta2
-            v += scratch
-            if self.weight_decay:
-                p *= decay
-            xp.sqrt(v, out=scratch)
-            scratch += eps_hat
-            xp.divide(m, scratch, out=scratch)
-            scratch *= step_size
-            p -= scratch
+            if workers is None or p.size < 2 * WORKER_PIECE:
+                pieces.append((p, g, m, v, scratch))
+                continue
+            # Flat views of the same memory (parameters, moments and scratch are C-contiguous).
+            flat = [a.reshape(-1) for a in (p, g, m, v, scratch)]
+            pieces += [tuple(a[i:i + WORKER_PIECE] for a in flat) for i in range(0, p.size, WORKER_PIECE)]
+
+        def update(piece):
+            self._update(*piece, step_size, eps_hat, decay)
+
+        if workers is None:
+            for piece in pieces:
+                update(piece)
+        else:
+            list(workers.map(update, pieces))
+
+    def _update(self, p, g, m, v, scratch, step_size, eps_hat, decay):
+        """The kernel's arithmetic above, pass by pass, in place, without temporaries."""
+        xp = self.xp
+        xp.subtract(g, m, out=scratch)
+        scratch *= 1 - self.beta1
+        m += scratch
+        xp.multiply(g, g, out=scratch)
+        scratch -= v
+        scratch *= 1 - self.beta2
+        v += scratch
+        if self.weight_decay:
+            p *= decay
+        xp.sqrt(v, out=scratch)
+        scratch += eps_hat
+        xp.divide(m, scratch, out=scratch)
+        scratch *= step_size
+        p -= scratch
 
     def state(self):
         """Moments and step count, for checkpoints."""

@@ -221,7 +221,10 @@ def gradient_step(model, optimizer, x, y, lr, times=None, workers=None):
     for slice_grads, *_ in results[1:]:
         for name, grad in slice_grads.items():
             grads[name] += grad
-    optimizer.step(model.params, grads, lr=lr)
+    if workers is not None:
+        optimizer.step(model.params, grads, lr=lr, workers=workers)
+    else:
+        optimizer.step(model.params, grads, lr=lr)  # the optimiser may be another that takes no workers
     if times is not None:
         times.lap("optimizer")
         times.steps += 1
@@ -275,21 +278,22 @@ def train(model, images, labels, config, reporter=None, start_epoch=0, optimizer
         workers = None
         if n_threads > 1:
             workers = context.enter_context(ThreadPoolExecutor(n_threads, thread_name_prefix="mnist-core-step"))
-            # The cores are this pool's now; BLAS threads of its own would only compete (backend.blas_threads).
-            context.enter_context(blas_threads(max(1, (os.cpu_count() or 1) // n_threads)))
         batches = context.enter_context(BatchStream(model, train_images, train_labels, redrawn, config, start_epoch,
                                                     batches_per_epoch, prefetch=config.prefetch, times=times))
         for epoch in range(start_epoch, config.epochs):
             start = time.perf_counter()
             reporter.start_epoch(epoch, batches_per_epoch)
             figures = []  # per batch, on the device: [summed loss, number right]
-            for b in range(batches_per_epoch):
-                x, y = batches.next_batch()
-                lr = learning_rate_at(config, epoch * batches_per_epoch + b, total_steps)
-                figures.append(gradient_step(model, optimizer, x, y, lr, times=times, workers=workers))
-                if report_each_batch:
-                    loss, correct = (float(v) for v in figures[-1])
-                    reporter.batch(batch_sizes[b], loss / batch_sizes[b], correct / batch_sizes[b])
+            # While the pool's threads run the steps, BLAS threads of its own would only compete with them
+            # (backend.blas_threads); validation below has BLAS to itself again.
+            with blas_threads(max(1, (os.cpu_count() or 1) // n_threads)) if workers else contextlib.nullcontext():
+                for b in range(batches_per_epoch):
+                    x, y = batches.next_batch()
+                    lr = learning_rate_at(config, epoch * batches_per_epoch + b, total_steps)
+                    figures.append(gradient_step(model, optimizer, x, y, lr, times=times, workers=workers))
+                    if report_each_batch:
+                        loss, correct = (float(v) for v in figures[-1])
+                        reporter.batch(batch_sizes[b], loss / batch_sizes[b], correct / batch_sizes[b])
             figures = to_host(xp.stack(figures)).astype(np.float64)   # (batches, 2), one transfer an epoch
             if not report_each_batch:
                 for n_images, (loss, correct) in zip(batch_sizes, figures, strict=True):
