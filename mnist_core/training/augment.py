@@ -55,10 +55,18 @@ def _interpolation_matrix(xp):
 
 
 def elastic_field(xp, field):
-    """Grid displacements (N, 2, 4, 4) -> per-pixel displacements (N, 2, 28, 28) on xp."""
-    weights = _interpolation_matrix(xp)
-    field = xp.asarray(field)
-    return xp.einsum("ia,ncab,jb->ncij", weights, field, weights)
+    """Grid displacements (N, 2, 4, 4) -> per-pixel displacements (N, 2, 28, 28) on xp.
+
+    W field W.T for every field, as two large products (along x, then along y) rather than one
+    einsum, which NumPy runs as a slow loop (32 ms -> a few ms for 1,000 images).
+    """
+    weights = _interpolation_matrix(xp)                                    # (28, 4)
+    field = xp.asarray(field, dtype=np.float32)
+    n = field.shape[0]
+    along_x = field.reshape(-1, FIELD_SIZE) @ weights.T                    # (N*2*4 grid y, 28 x)
+    along_x = along_x.reshape(n * 2, FIELD_SIZE, IMAGE_SIZE).transpose(0, 2, 1)  # (N*2, 28 x, 4 grid y)
+    full = along_x.reshape(-1, FIELD_SIZE) @ weights.T                     # (N*2*28 x, 28 y)
+    return full.reshape(n, 2, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 1, 3, 2)  # (N, 2, 28 y, 28 x)
 
 
 def random_affine(xp, images, params, shear=None, displacement=None):
