@@ -8,15 +8,11 @@ learning-rate schedule and AdamW, through trainer.train_step), but the caller de
 next few happen: `run.advance(n)`.
 """
 
-import math
 import time
 
-import numpy as np
-
 from ..evaluation import evaluate
-from .optimizer import AdamW
 from .pipeline import epoch_order, prepare_batch
-from .trainer import learning_rate_at, split_validation, train_step
+from .trainer import RunData, learning_rate_at, train_step
 
 
 class TrainingRun:
@@ -27,22 +23,13 @@ class TrainingRun:
     """
 
     def __init__(self, model, images, labels, config, optimizer=None):
-        xp = self.xp = model.xp
+        self.xp = model.xp
         self.model, self.config = model, config
-        train_idx, val_idx = split_validation(len(images), config.val_split)
-        self.train_images = xp.asarray(images[train_idx])
-        self.train_labels = xp.asarray(labels[train_idx].astype(np.int64))
-        self.val_images, self.val_labels = xp.asarray(images[val_idx]), labels[val_idx]
-        self.redrawn = None
-        if config.augment and getattr(config, "redraw", 0.0) > 0:
-            from .redraw import redraw_bank  # only runs that redraw digits need the stroke code
-
-            self.redrawn = xp.asarray(redraw_bank(images[train_idx], labels[train_idx], config.seed))
-        self.optimizer = optimizer or AdamW(model.params, config.learning_rate, config.beta1, config.beta2,
-                                            config.eps, config.weight_decay, xp=xp)
-        self.n_train = len(train_idx)
-        self.steps_per_epoch = math.ceil(self.n_train / config.batch_size)
-        self.total_steps = self.steps_per_epoch * config.epochs
+        data = RunData(model, images, labels, config, optimizer)
+        self.train_images, self.train_labels = data.train_images, data.train_labels
+        self.val_images, self.val_labels = data.val_images, data.val_labels
+        self.redrawn, self.optimizer = data.redrawn, data.optimizer
+        self.n_train, self.steps_per_epoch, self.total_steps = data.n_train, data.steps_per_epoch, data.total_steps
         self.step = 0
         self.seconds = 0.0         # spent in advance(), validation excluded
         self._order = None  # this epoch's order of the training images, on the model's xp

@@ -248,6 +248,26 @@ def step_threads(model, config):
     return max(1, min(config.threads or os.cpu_count() or 1, math.ceil(config.batch_size / size)))
 
 
+class RunData:
+    """What a training run sets up once, shared by train() and run.TrainingRun: the split (held-out images last,
+    as ggml holds them out), the data on the model's xp, the digits redrawn as pen strokes when the config
+    shows them (cached on disk), the optimizer, and the step counts."""
+
+    def __init__(self, model, images, labels, config, optimizer=None):
+        xp = model.xp
+        train_idx, val_idx = split_validation(len(images), config.val_split)
+        self.train_images = xp.asarray(images[train_idx])
+        self.train_labels = xp.asarray(labels[train_idx].astype(np.int64))
+        self.val_images, self.val_labels = xp.asarray(images[val_idx]), labels[val_idx]
+        self.redrawn = (xp.asarray(redraw_bank(images[train_idx], labels[train_idx], config.seed))
+                        if config.augment and getattr(config, "redraw", 0.0) > 0 else None)
+        self.optimizer = optimizer or AdamW(model.params, config.learning_rate, config.beta1, config.beta2,
+                                            config.eps, config.weight_decay, xp=xp)
+        self.n_train = len(train_idx)
+        self.steps_per_epoch = math.ceil(self.n_train / config.batch_size)
+        self.total_steps = self.steps_per_epoch * config.epochs
+
+
 def train(model, images, labels, config, reporter=None, start_epoch=0, optimizer=None, on_epoch_end=None,
           times=None):
     """Train `model` in place on uint8 `images` (N, 28, 28) and `labels` (N,); return the EpochStats list.
@@ -259,18 +279,13 @@ def train(model, images, labels, config, reporter=None, start_epoch=0, optimizer
     """
     xp = model.xp
     reporter = reporter or SilentReporter()
-    train_idx, val_idx = split_validation(len(images), config.val_split)
-    train_images, train_labels = xp.asarray(images[train_idx]), xp.asarray(labels[train_idx].astype(np.int64))
-    val_images, val_labels = xp.asarray(images[val_idx]), labels[val_idx]
-    # The training digits drawn again as pen strokes, once per run (cached on disk), when the recipe shows them.
-    redrawn = (xp.asarray(redraw_bank(images[train_idx], labels[train_idx], config.seed))
-               if config.augment and config.redraw > 0 else None)
-    optimizer = optimizer or AdamW(model.params, config.learning_rate, config.beta1, config.beta2, config.eps,
-                                   config.weight_decay, xp=xp)
-    n_train = len(train_idx)
-    batches_per_epoch = math.ceil(n_train / config.batch_size)
+    data = RunData(model, images, labels, config, optimizer)
+    train_images, train_labels, val_images, val_labels = (data.train_images, data.train_labels, data.val_images,
+                                                          data.val_labels)
+    redrawn, optimizer, n_train = data.redrawn, data.optimizer, data.n_train
+    batches_per_epoch = data.steps_per_epoch
     batch_sizes = [min(config.batch_size, n_train - b * config.batch_size) for b in range(batches_per_epoch)]
-    total_steps = batches_per_epoch * config.epochs
+    total_steps = data.total_steps
     report_each_batch = is_host(xp)  # reading per-batch figures back costs nothing on the host
     history = []
     n_threads = step_threads(model, config)
@@ -299,7 +314,7 @@ def train(model, images, labels, config, reporter=None, start_epoch=0, optimizer
                 for n_images, (loss, correct) in zip(batch_sizes, figures, strict=True):
                     reporter.batch(n_images, loss / n_images, correct / n_images)
             loss_sum, correct = figures.sum(axis=0)
-            val = evaluate(model, val_images, val_labels) if len(val_idx) else None
+            val = evaluate(model, val_images, val_labels) if len(val_labels) else None
             stats = EpochStats(epoch + 1, float(loss_sum) / n_train, float(correct) / n_train,
                                val.loss if val else math.nan, val.accuracy if val else math.nan,
                                time.perf_counter() - start)
