@@ -198,10 +198,13 @@ def test_prediction_and_its_top_three_are_announced_in_a_live_region(page, nativ
     live = page.locator("#announce")
     assert live.get_attribute("aria-live") == "polite"
     index = int(page.get_attribute("#sample", "data-index"))
-    top = native.sample(index)["top"]
+    expected = native.sample(index)
+    top = expected["top"]
     text = live.text_content()
     label = int(page.get_attribute("#sample", "data-label"))
-    assert text.startswith(f"Test image {index}, label {label}. Prediction: {top[0][0]} (")
+    # A test image the model is unsure of (top probability under UNSURE_BELOW) says so first.
+    doubt = "" if expected["sure"] else f"Not sure: {top[0][0]} or {top[1][0]}? "
+    assert text.startswith(f"Test image {index}, label {label}. {doubt}Prediction: {top[0][0]} (")
     assert f"Next: {top[1][0]} (" in text and f", {top[2][0]} (" in text
 
 

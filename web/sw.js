@@ -46,8 +46,9 @@ self.addEventListener("activate", (event) => {
 const cacheKey = (request) => new URL(request.url).href === SCOPE.href ? new URL("index.html", SCOPE).href : request;
 
 async function answer(request) {
-  const cache = await caches.open(CACHE);
-  const cached = await cache.match(cacheKey(request), { ignoreMethod: true });
+  // caches.match with cacheName, not caches.open: an old worker still answering the page while a new
+  // build activates must not re-create its own cache after the new worker deleted it.
+  const cached = await caches.match(cacheKey(request), { cacheName: CACHE, ignoreMethod: true });
   if (!cached) return fetch(request);
   // HEAD (the page's start-up checks ask for sizes): the cached answer's headers, no body.
   if (request.method === "HEAD") {
