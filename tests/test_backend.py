@@ -111,7 +111,8 @@ def test_training_on_the_cupy_path_equals_numpy_and_keeps_the_data_on_the_device
     from test_training import synthetic_digits
     module, transfers = cupy_backend
     images, labels = synthetic_digits(400)
-    config = TrainConfig(epochs=2, batch_size=50, learning_rate=0.005, seed=2, augment=True)
+    config = TrainConfig(epochs=2, batch_size=50, learning_rate=0.005, seed=2, augment=True,
+                         stroke_width=0.5, shear=0.2, elastic=2.0)  # every warp of the drawn recipe but redraw
     host_model, device_model = init_model(arch, seed=1), init_model(arch, seed=1, xp=module)
     if transfers is not None:
         transfers.clear()

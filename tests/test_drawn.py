@@ -191,6 +191,52 @@ def test_elastic_fields_are_smooth_and_of_the_asked_size():
     assert np.abs(np.diff(field, axis=3)).max() < 1.0             # neighbouring pixels move nearly alike
 
 
+def bilinear_warp_by_loops(image, params, shear, displacement):
+    """random_affine's definition, one pixel at a time: each output pixel reads the input at its
+    inverse-mapped position, bilinearly, with zeros outside the image."""
+    angle, scale, shift_x, shift_y = (float(v) for v in params)
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    centre, size = 13.5, 28
+    out = np.zeros((size, size))
+    for y in range(size):
+        for x in range(size):
+            u, v = x - centre - shear * (y - centre), y - centre
+            sx = cos * u + sin * v + centre - shift_x + displacement[1, y, x]
+            sy = -sin * u + cos * v + centre - shift_y + displacement[0, y, x]
+            x0, y0 = int(np.floor(sx)), int(np.floor(sy))
+            for yy, wy in ((y0, 1 - (sy - y0)), (y0 + 1, sy - y0)):
+                for xx, wx in ((x0, 1 - (sx - x0)), (x0 + 1, sx - x0)):
+                    if 0 <= yy < size and 0 <= xx < size:
+                        out[y, x] += wy * wx * image[yy, xx]
+    return out
+
+
+def test_warp_matches_its_per_pixel_definition(digits):
+    rng = np.random.default_rng(5)
+    images = digits[0][:6].astype(np.float32) / 255
+    params = random_affine_params(rng, 6, max_shift=6.0)          # far enough that ink leaves the image
+    shear = rng.uniform(-0.3, 0.3, 6).astype(np.float32)
+    displacement = elastic_field(np, random_elastic_field(rng, 6, 3.0))
+    warped = random_affine(np, images, params, shear=shear, displacement=displacement)
+    for image, p, s, d, w in zip(images, params, shear, displacement, warped, strict=True):
+        np.testing.assert_allclose(w, bilinear_warp_by_loops(image, p, s, d), atol=2e-5)
+
+
+def test_augmentation_with_a_reused_workspace_equals_fresh_arrays(digits):
+    from mnist_core.layers import Workspace
+    config = SimpleNamespace(**DRAWN)
+    workspace = Workspace(np)
+    for batch in range(3):   # the workspace's arrays hold the previous batch's values each time
+        images = digits[0][batch * 50:(batch + 1) * 50].astype(np.float32) / 255
+        redrawn = digits[0][batch * 50:(batch + 1) * 50][::-1].copy()  # stands in for the redrawn bank
+        kept = images.copy()
+        reused = augment_batch(np, images, np.random.default_rng(batch), config, redrawn, workspace=workspace)
+        fresh = augment_batch(np, images, np.random.default_rng(batch), config, redrawn)
+        np.testing.assert_array_equal(reused, fresh)
+        np.testing.assert_array_equal(images, kept)               # the input is left as it was
+    assert workspace.nbytes > 0
+
+
 def test_affine_parameters_stay_in_their_ranges():
     p = random_affine_params(np.random.default_rng(1), 10000)
     assert np.abs(np.rad2deg(p[:, 0])).max() <= 10 and np.abs(p[:, 1] - 1).max() <= 0.1

@@ -83,7 +83,7 @@ def test_an_error_while_preparing_a_batch_reaches_the_training_loop_and_stops_th
     images, labels = synthetic_digits(300, seed=2)
     calls = []
 
-    def failing_augment(xp, x, rng, config, redrawn=None):
+    def failing_augment(xp, x, rng, config, redrawn=None, workspace=None):
         calls.append(1)
         if len(calls) == 3:
             raise ValueError("augmentation broke on batch 3")

@@ -18,6 +18,10 @@ only on that generator, whichever thread prepares them; the pixel work runs on `
 
 import numpy as np
 
+from ..backend import is_host
+from ..layers.products import matmul
+from ..layers.workspace import scratch
+
 IMAGE_SIZE = 28
 CENTRE = (IMAGE_SIZE - 1) / 2
 FIELD_SIZE = 4  # elastic displacements are drawn on a FIELD_SIZE x FIELD_SIZE grid over the image
@@ -54,105 +58,192 @@ def _interpolation_matrix(xp):
     return xp.asarray(weights.astype(np.float32))
 
 
-def elastic_field(xp, field):
+def elastic_field(xp, field, workspace=None):
     """Grid displacements (N, 2, 4, 4) -> per-pixel displacements (N, 2, 28, 28) on xp.
 
     W field W.T for every field, as two large products (along x, then along y) rather than one
-    einsum, which NumPy runs as a slow loop (32 ms -> a few ms for 1,000 images).
+    einsum, which NumPy runs as a slow loop (32 ms -> a few ms for 1,000 images). With a
+    `workspace` the result is its array "elastic.full", valid until the next call.
     """
     weights = _interpolation_matrix(xp)                                    # (28, 4)
     field = xp.asarray(field, dtype=np.float32)
     n = field.shape[0]
-    along_x = field.reshape(-1, FIELD_SIZE) @ weights.T                    # (N*2*4 grid y, 28 x)
-    along_x = along_x.reshape(n * 2, FIELD_SIZE, IMAGE_SIZE).transpose(0, 2, 1)  # (N*2, 28 x, 4 grid y)
-    full = along_x.reshape(-1, FIELD_SIZE) @ weights.T                     # (N*2*28 x, 28 y)
-    return full.reshape(n, 2, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 1, 3, 2)  # (N, 2, 28 y, 28 x)
+    along_x = scratch(xp, workspace, "elastic.along_x", (n * 2 * FIELD_SIZE, IMAGE_SIZE), np.float32)
+    matmul(xp, field.reshape(-1, FIELD_SIZE), weights.T, out=along_x)      # (N*2*4 grid y, 28 x)
+    # (N*2, 28 x, 4 grid y), contiguous for the second product.
+    across = scratch(xp, workspace, "elastic.across", (n * 2, IMAGE_SIZE, FIELD_SIZE), np.float32)
+    across[...] = along_x.reshape(n * 2, FIELD_SIZE, IMAGE_SIZE).transpose(0, 2, 1)
+    full = scratch(xp, workspace, "elastic.full_xy", (n * 2 * IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    matmul(xp, across.reshape(-1, FIELD_SIZE), weights.T, out=full)       # (N*2*28 x, 28 y)
+    return full.reshape(n, 2, IMAGE_SIZE, IMAGE_SIZE).transpose(0, 1, 3, 2)  # (N, 2, 28 y, 28 x), a view
 
 
-def random_affine(xp, images, params, shear=None, displacement=None):
-    """Warp float images (N, 28, 28) by per-image affine `params` (N, 4) with bilinear sampling.
+# The warp reads from a zero-bordered copy of each image: one row and column of zeros before it,
+# two after, so that a source position clipped into [0, 29] has all four neighbours inside the
+# copy and positions outside the image read exactly zero.
+BORDERED = IMAGE_SIZE + 3
 
-    `shear` (N,) adds a horizontal shear, `displacement` (N, 2, 28, 28) an elastic field (dy, dx)
-    added to every output pixel's source position. Each output pixel samples the input at the
-    inverse-transformed position; positions outside the image read zero (background).
+
+def affine_coefficients(params, shear=None):
+    """Per-image affine maps from output pixel to source position, on the host: (2N, 3) float32.
+
+    Row i (x) and row N + i (y) of image i give the source position in the bordered copy as
+    c0 * u + c1 * v + c2, with (u, v) the output pixel's offset from the image centre. `params`
+    (N, 4) are (angle, scale, shift_x, shift_y) from random_affine_params, `shear` (N,) a
+    horizontal shear (u becomes u - shear * v before the rotation). Worked out in float64.
+    """
+    params = np.asarray(params, dtype=np.float64)
+    n = params.shape[0]
+    angle, scale, shift_x, shift_y = params.T
+    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
+    shear = np.zeros(n) if shear is None else np.asarray(shear, dtype=np.float64)
+    coefficients = np.empty((2, n, 3))
+    coefficients[0] = np.stack([cos, sin - cos * shear, CENTRE + 1 - shift_x], axis=1)
+    coefficients[1] = np.stack([-sin, cos + sin * shear, CENTRE + 1 - shift_y], axis=1)
+    return coefficients.reshape(2 * n, 3).astype(np.float32)
+
+
+def _pixel_offsets(xp):
+    """(3, 784): every pixel's (u, v, 1), u and v its offsets from the image centre, row by row."""
+    offsets = np.arange(IMAGE_SIZE, dtype=np.float32) - np.float32(CENTRE)
+    grid = np.stack([np.tile(offsets, IMAGE_SIZE), np.repeat(offsets, IMAGE_SIZE),
+                     np.ones(IMAGE_SIZE * IMAGE_SIZE, np.float32)])
+    return xp.asarray(grid)
+
+
+def _gather(xp, flat, index, out):
+    """out[...] = flat[index]. NumPy's take with mode "wrap" skips the bounds check's extra pass (every
+    index here is in range); CuPy's take has no mode."""
+    if is_host(xp):
+        return np.take(flat, index, out=out, mode="wrap")
+    return xp.take(flat, index, out=out)
+
+
+def random_affine(xp, images, params, shear=None, displacement=None, workspace=None):
+    """Warp float images (N, 28, 28) by per-image affine `params` (N, 4, host) with bilinear sampling.
+
+    `shear` (N,) adds a horizontal shear, `displacement` (N, 2, 28, 28) on xp an elastic field
+    (dy, dx) added to every output pixel's source position. Each output pixel samples the input
+    at the inverse-transformed position; positions outside the image read zero (background).
+    Returns a new array; its intermediates come from `workspace` (a layers.Workspace) when given.
+
+    The source positions of all N x 784 pixels are one small matrix product; the four neighbours
+    are four flat gathers from the bordered copies. (Broadcast arithmetic over (N, 28, 28) and
+    fresh temporaries made this three times slower.)
     """
     n = images.shape[0]
-    row = IMAGE_SIZE + 2  # width of the zero-bordered copy
-    params = xp.asarray(params, dtype=np.float32)
-    angle, scale, shift_x, shift_y = (params[:, i].reshape(n, 1, 1) for i in range(4))
-    coords = xp.arange(IMAGE_SIZE, dtype=np.float32) - np.float32(CENTRE)
-    out_y, out_x = coords.reshape(1, -1, 1), coords.reshape(1, 1, -1)
-    cos, sin = xp.cos(angle) / scale, xp.sin(angle) / scale
-    if shear is not None:
-        out_x = out_x - xp.asarray(shear, dtype=np.float32).reshape(n, 1, 1) * out_y   # (N, 28, 28)
-    # Source position of every output pixel, shifted by +1 into the bordered copy.
-    src_x = cos * out_x + sin * out_y + np.float32(CENTRE + 1) - shift_x
-    src_y = -sin * out_x + cos * out_y + np.float32(CENTRE + 1) - shift_y
+    pixels = IMAGE_SIZE * IMAGE_SIZE
+    f32 = np.float32
+    src = scratch(xp, workspace, "warp.src", (2, n, pixels), f32)      # x positions, then y positions
+    matmul(xp, xp.asarray(affine_coefficients(params, shear)), _pixel_offsets(xp), out=src.reshape(2 * n, pixels))
     if displacement is not None:
-        src_y = src_y + displacement[:, 0]
-        src_x = src_x + displacement[:, 1]
-    # Clipped onto the border, so that positions outside the image read exactly zero.
-    src_x = xp.clip(src_x, 0, IMAGE_SIZE + 1)
-    src_y = xp.clip(src_y, 0, IMAGE_SIZE + 1)
-    # The top-left neighbour, kept one short of the last border row/column so that its
-    # right/bottom neighbour exists (the weight then moves wholly onto that neighbour).
-    x0, y0 = xp.minimum(xp.floor(src_x), IMAGE_SIZE), xp.minimum(xp.floor(src_y), IMAGE_SIZE)
-    fx, fy = src_x - x0, src_y - y0                                       # (N, 28, 28) float32
-    index = (y0 * row + x0).astype(np.int32) + (xp.arange(n, dtype=np.int32) * row * row).reshape(n, 1, 1)
-    padded = xp.zeros((n, row, row), dtype=np.float32)
-    padded[:, 1:-1, 1:-1] = images
-    corners = padded.reshape(-1)[index[None] + xp.asarray([0, 1, row, row + 1], dtype=np.int32).reshape(4, 1, 1, 1)]
-    top = corners[0] + fx * (corners[1] - corners[0])
-    bottom = corners[2] + fx * (corners[3] - corners[2])
-    return top + fy * (bottom - top)
+        src[0] += displacement[:, 1].reshape(n, pixels)
+        src[1] += displacement[:, 0].reshape(n, pixels)
+    xp.clip(src, f32(0), f32(IMAGE_SIZE + 1), out=src)
+    corner = xp.floor(src, out=scratch(xp, workspace, "warp.corner", (2, n, pixels), f32))  # top-left neighbour
+    src -= corner                                                     # fractions, in [0, 1)
+    fx, fy = src
+    # Flat index of the top-left neighbour, worked out in float32 while that is exact (below 2**24, so
+    # for batches of up to 17,000 images), then cast once; larger batches add the images' offsets as integers.
+    flat_index = xp.multiply(corner[1], f32(BORDERED), out=corner[1])
+    flat_index += corner[0]
+    starts = xp.arange(0, n * BORDERED * BORDERED, BORDERED * BORDERED, dtype=np.intp).reshape(n, 1)
+    exact = n * BORDERED * BORDERED < 2 ** 24
+    if exact:
+        flat_index += starts.astype(f32)
+    index = scratch(xp, workspace, "warp.index", (n, pixels), np.intp)
+    index[...] = flat_index
+    if not exact:
+        index += starts
+    bordered = scratch(xp, workspace, "warp.bordered", (n, BORDERED, BORDERED), f32)
+    bordered.fill(0)
+    bordered[:, 1:IMAGE_SIZE + 1, 1:IMAGE_SIZE + 1] = images
+    flat = bordered.reshape(-1)
+    c00, c01, c10, c11 = (scratch(xp, workspace, f"warp.c{i}", (n, pixels), f32) for i in range(4))
+    _gather(xp, flat, index, c00)
+    index += 1
+    _gather(xp, flat, index, c01)
+    index += BORDERED - 1
+    _gather(xp, flat, index, c10)
+    index += 1
+    _gather(xp, flat, index, c11)
+    c01 -= c00                                                         # top: c00 + fx (c01 - c00)
+    c01 *= fx
+    c01 += c00
+    c11 -= c10                                                         # bottom: c10 + fx (c11 - c10)
+    c11 *= fx
+    c11 += c10
+    c11 -= c01                                                         # top + fy (bottom - top)
+    c11 *= fy
+    return xp.add(c01, c11, out=xp.empty((n, IMAGE_SIZE, IMAGE_SIZE), dtype=f32).reshape(n, pixels)).reshape(
+        n, IMAGE_SIZE, IMAGE_SIZE)
 
 
-def vary_stroke_width(xp, images, amounts):
+def vary_stroke_width(xp, images, amounts, workspace=None):
     """Thicken (amount > 0) or thin (amount < 0) the ink of float images (N, 28, 28) by |amount| in [0, 1].
 
     The image is blended with its grey dilation (or erosion) by a 3x3 cross: amount 1 grows (or
-    shrinks) every stroke by a pixel on each side, fractions by a share of that.
+    shrinks) every stroke by a pixel on each side, fractions by a share of that. Returns a new
+    array, or with a `workspace` its array "stroke.out" (valid until the next call), and takes its
+    intermediates from there too.
     """
     n = images.shape[0]
-    padded = xp.zeros((n, IMAGE_SIZE + 2, IMAGE_SIZE + 2), dtype=images.dtype)
+    shape = (n, IMAGE_SIZE, IMAGE_SIZE)
+    out = scratch(xp, workspace, "stroke.out", shape, images.dtype)
+    padded = scratch(xp, workspace, "stroke.padded", (n, IMAGE_SIZE + 2, IMAGE_SIZE + 2), images.dtype)
+    padded.fill(0)
     padded[:, 1:-1, 1:-1] = images
     shifted = (padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:])
-    dilated, eroded = images.copy(), images.copy()
+    dilated = scratch(xp, workspace, "stroke.dilated", shape, images.dtype)
+    eroded = scratch(xp, workspace, "stroke.eroded", shape, images.dtype)
+    dilated[...] = images
+    eroded[...] = images
     for neighbour in shifted:
         xp.maximum(dilated, neighbour, out=dilated)
         xp.minimum(eroded, neighbour, out=eroded)
-    amounts = xp.asarray(amounts, dtype=images.dtype).reshape(n, 1, 1)
-    target = xp.where(amounts > 0, dilated, eroded)
-    return images + xp.abs(amounts) * (target - images)
+    # images + a (dilated - images) where a > 0, images + |a| (eroded - images) where a < 0.
+    amounts = np.asarray(amounts, dtype=np.float32)
+    dilated -= images
+    dilated *= xp.asarray(np.maximum(amounts, 0)).reshape(n, 1, 1)
+    eroded -= images
+    eroded *= xp.asarray(np.maximum(-amounts, 0)).reshape(n, 1, 1)
+    dilated += eroded
+    return xp.add(images, dilated, out=out)
 
 
-def augment_batch(xp, images, rng, config, redrawn=None):
+def augment_batch(xp, images, rng, config, redrawn=None, workspace=None):
     """The training augmentation of one batch: float images (N, 28, 28) in [0, 1] on `xp` -> augmented, same shape.
 
     `redrawn` (N, 28, 28) uint8 on `xp` holds the same digits drawn as pen strokes (or None).
     Every random number comes from `rng`, the batch's own generator. `config` is the run's
     TrainConfig: `augment` switches it all, `redraw` (share of images redrawn), `stroke_width`
     (largest change, pixels of a side), `shear` and `elastic` (pixels) the drawn-digit parts.
+    `images` is left as it is; the result is a new array. `workspace` (a layers.Workspace, used by
+    one thread at a time) keeps the intermediates from one batch to the next.
     """
     if not config.augment:
         return images
     n = images.shape[0]
     redraw = getattr(config, "redraw", 0.0)
     if redraw > 0 and redrawn is not None:
-        chosen = xp.asarray(rng.random(n) < redraw).reshape(n, 1, 1)
-        images = xp.where(chosen, redrawn.astype(np.float32) * np.float32(1 / 255), images)
+        chosen = xp.asarray(np.flatnonzero(rng.random(n) < redraw))
+        mixed = scratch(xp, workspace, "redraw.mixed", images.shape, np.float32)
+        mixed[...] = images
+        mixed[chosen] = redrawn[chosen].astype(np.float32) * np.float32(1 / 255)
+        images = mixed
     width = getattr(config, "stroke_width", 0.0)
     if width > 0:
-        images = vary_stroke_width(xp, images, rng.uniform(-width, width, n))
+        images = vary_stroke_width(xp, images, rng.uniform(-width, width, n), workspace=workspace)
     params = random_affine_params(rng, n)
     shear = getattr(config, "shear", 0.0)
     elastic = getattr(config, "elastic", 0.0)
     shear_factors = random_shear(rng, n, shear) if shear > 0 else None
-    displacement = elastic_field(xp, random_elastic_field(rng, n, elastic)) if elastic > 0 else None
-    images = random_affine(xp, images, params, shear=shear_factors, displacement=displacement)
+    displacement = (elastic_field(xp, random_elastic_field(rng, n, elastic), workspace=workspace) if elastic > 0
+                    else None)
+    images = random_affine(xp, images, params, shear=shear_factors, displacement=displacement, workspace=workspace)
     if width > 0 or redraw > 0:
         # Thinning dims thin strokes and resampling softens them; the page stretches every drawing's contrast
         # so that its darkest ink is 255 (mnist_core.preprocess), so the digits shown in training do too.
         peak = images.reshape(n, -1).max(axis=1).reshape(n, 1, 1)
-        images = images / xp.maximum(peak, np.float32(1e-3))
+        images /= xp.maximum(peak, np.float32(1e-3))   # images is random_affine's new array
     return images

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..layers import softmax
+from ..layers.workspace import Workspace
 from .augment import augment_batch
 from .optimizer import AdamW
 from .trainer import TrainConfig, train_step
@@ -72,6 +73,7 @@ class Finetuner:
         # The training augmentation as TrainConfig's defaults have it (the affine warp): what is
         # learnt is the user's style, not the exact pixels of one drawing.
         self._warp = TrainConfig(augment=self.config.augment)
+        self._workspace = Workspace(xp)  # the warp's scratch arrays, reused from step to step
         self.steps = 0                  # AdamW steps made, both phases
         self.consolidation_left = 0     # consolidation steps still to make for the last correction
         self._user = None               # (x (B, 28, 28) float32, y (B,)) of the last correction's examples
@@ -114,7 +116,7 @@ class Finetuner:
         user_x, user_y = self._user
         replay = xp.asarray(self.rng.integers(len(self.replay_labels), size=n_replay))
         x = xp.concatenate([user_x, model.prepare_input(self.replay_images[replay])])     # (B, 28, 28)
-        x = augment_batch(xp, x, self.rng, self._warp)
+        x = augment_batch(xp, x, self.rng, self._warp, workspace=self._workspace)
         y = xp.concatenate([user_y, self.replay_labels[replay]])
         train_step(model, self.optimizer, x, y, learning_rate)
         self.steps += 1

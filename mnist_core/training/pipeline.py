@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ..layers.workspace import Workspace
 from .augment import augment_batch
 
 PREFETCH_DEPTH = 2  # batches prepared ahead: one to absorb a slow batch, one being trained on
@@ -35,11 +36,12 @@ def batch_generator(seed, epoch, batch):
     return np.random.default_rng([seed, epoch, batch])
 
 
-def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, times=None):
+def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, times=None, workspace=None):
     """Batch `batch` of `epoch`: (x (B, 28, 28) float32, augmented as `config` says; y (B,)) on the model's xp.
 
     `images` (N, 28, 28) uint8, `labels` (N,) int, `order` (N,) and `redrawn` (N, 28, 28) uint8
-    or None are already on the model's xp. `times` (a StepTimes), if given, gets the seconds spent.
+    or None are already on the model's xp. `times` (a StepTimes), if given, gets the seconds spent;
+    `workspace` (a layers.Workspace) keeps the augmentation's intermediates from batch to batch.
     """
     xp = model.xp
     start = time.perf_counter()
@@ -47,7 +49,7 @@ def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, t
     x = model.prepare_input(images[chosen])                                  # (B, 28, 28) float32
     gathered = time.perf_counter()
     x = augment_batch(xp, x, batch_generator(config.seed, epoch, batch), config,
-                      None if redrawn is None else redrawn[chosen])
+                      None if redrawn is None else redrawn[chosen], workspace=workspace)
     if times is not None:
         times.sync()  # on a GPU, so that the seconds are the kernels' and not just their launch
         end = time.perf_counter()
@@ -78,6 +80,10 @@ class BatchStream:
         self._plan = [(epoch, b) for epoch in range(start_epoch, config.epochs) for b in range(batches_per_epoch)]
         self._next = 0
         self._orders = {}
+        # Batches are prepared one at a time (by the thread, or by the caller without one), so one
+        # workspace serves them all: each batch's augmentation reuses the previous one's scratch arrays
+        # instead of faulting in fresh pages (layers/workspace.py).
+        self._workspace = Workspace(model.xp)
         self._stop = threading.Event()
         self._queue = self._thread = None
         if prefetch and threads_available() and self._plan:
@@ -89,7 +95,8 @@ class BatchStream:
         epoch, b = self._plan[index]
         if epoch not in self._orders:  # one order per epoch, moved to the device once
             self._orders = {epoch: self._xp.asarray(epoch_order(self._config.seed, epoch, self._n_train))}
-        return prepare_batch(*self._args, self._orders[epoch], self._config, epoch, b, times=self._times)
+        return prepare_batch(*self._args, self._orders[epoch], self._config, epoch, b, times=self._times,
+                             workspace=self._workspace)
 
     def _produce_all(self):
         for index in range(len(self._plan)):
