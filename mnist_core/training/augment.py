@@ -186,29 +186,38 @@ def vary_stroke_width(xp, images, amounts, workspace=None):
     shrinks) every stroke by a pixel on each side, fractions by a share of that. Returns a new
     array, or with a `workspace` its array "stroke.out" (valid until the next call), and takes its
     intermediates from there too.
+
+    The work runs on the zero-bordered images laid end to end as one flat array, where a pixel's
+    neighbours are the elements 1 and 30 away: every pass is one long contiguous loop (passes over
+    (N, 28, 28) views run 28 elements at a time, about twice as slow). The borders' own results
+    mix neighbouring images and are dropped.
     """
     n = images.shape[0]
-    shape = (n, IMAGE_SIZE, IMAGE_SIZE)
-    out = scratch(xp, workspace, "stroke.out", shape, images.dtype)
-    padded = scratch(xp, workspace, "stroke.padded", (n, IMAGE_SIZE + 2, IMAGE_SIZE + 2), images.dtype)
-    padded.fill(0)
-    padded[:, 1:-1, 1:-1] = images
-    shifted = (padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:])
-    dilated = scratch(xp, workspace, "stroke.dilated", shape, images.dtype)
-    eroded = scratch(xp, workspace, "stroke.eroded", shape, images.dtype)
-    dilated[...] = images
-    eroded[...] = images
-    for neighbour in shifted:
+    side = IMAGE_SIZE + 2
+    length = n * side * side
+    dtype = images.dtype
+    # The bordered images, with `side` + 1 zeros before and after so that every shifted slice exists.
+    flat = scratch(xp, workspace, "stroke.flat", (length + 2 * (side + 1),), dtype)
+    flat.fill(0)
+    padded = flat[side + 1:side + 1 + length]
+    padded.reshape(n, side, side)[:, 1:-1, 1:-1] = images
+    neighbours = [flat[side + 1 + shift:side + 1 + shift + length] for shift in (-side, side, -1, 1)]
+    dilated = xp.maximum(padded, neighbours[0], out=scratch(xp, workspace, "stroke.dilated", (length,), dtype))
+    eroded = xp.minimum(padded, neighbours[0], out=scratch(xp, workspace, "stroke.eroded", (length,), dtype))
+    for neighbour in neighbours[1:]:
         xp.maximum(dilated, neighbour, out=dilated)
         xp.minimum(eroded, neighbour, out=eroded)
     # images + a (dilated - images) where a > 0, images + |a| (eroded - images) where a < 0.
     amounts = np.asarray(amounts, dtype=np.float32)
-    dilated -= images
-    dilated *= xp.asarray(np.maximum(amounts, 0)).reshape(n, 1, 1)
-    eroded -= images
-    eroded *= xp.asarray(np.maximum(-amounts, 0)).reshape(n, 1, 1)
+    dilated -= padded
+    dilated.reshape(n, -1)[...] *= xp.asarray(np.maximum(amounts, 0)).reshape(n, 1)
+    eroded -= padded
+    eroded.reshape(n, -1)[...] *= xp.asarray(np.maximum(-amounts, 0)).reshape(n, 1)
     dilated += eroded
-    return xp.add(images, dilated, out=out)
+    dilated += padded
+    out = scratch(xp, workspace, "stroke.out", (n, IMAGE_SIZE, IMAGE_SIZE), dtype)
+    out[...] = dilated.reshape(n, side, side)[:, 1:-1, 1:-1]
+    return out
 
 
 def augment_batch(xp, images, rng, config, redrawn=None, workspace=None):
