@@ -9,8 +9,9 @@ TrainConfig(epochs=N, augment=False); an epoch's time is the trainer's own Epoch
 the 57 steps of 1,000 images (forward, loss, backward, AdamW) plus the validation pass over the
 3,000 held-out images. PyTorch (when installed) runs the same loop with the same timing: batch
 1000, torch.optim.AdamW(lr=1e-3, weight_decay=0), the same augmentation (affine_grid /
-grid_sample with the same random parameters), a validation pass per epoch. The table shows the
-median epoch of each run, and for the augment rows what augmentation adds to an epoch (its
+grid_sample with the same random parameters), a validation pass per epoch. The two runs' epochs are
+taken in turn, one of ours, one of PyTorch's, so that a machine's drifting speed weighs on both
+alike. The table shows the median epoch of each run, and for the augment rows what augmentation adds to an epoch (its
 target: at most 20 %). A second table splits our steps into their phases (forward, backward,
 optimizer, batch gathering, augmentation, waiting for the next batch); a third times the
 augmentation alone, one thread, per recipe (the drawn recipe's redrawn digits stood in for by
@@ -50,13 +51,25 @@ GGML_S = {"mnist-fc": "~3", "mnist-cnn": "~44"}     # ggml's CPU training per ep
 def ours(arch, images, labels, config, xp, seed, split=True):
     """Per-epoch seconds of mnist-core's trainer, and a StepTimes of where its steps' time went (None without
     `split`: on a GPU, timing the phases synchronises after each)."""
-    model = init_model(arch, seed=seed, xp=xp, scheme=config.init)
     times = StepTimes(xp) if split else None
-    return [stats.seconds for stats in train(model, images, labels, config, times=times)], times
+    return list(our_epochs(arch, images, labels, config, xp, seed, times)), times
+
+
+def our_epochs(arch, images, labels, config, xp, seed, times=None):
+    """mnist-core's trainer, yielding each epoch's seconds as it ends."""
+    model = init_model(arch, seed=seed, xp=xp, scheme=config.init)
+    for stats in train(model, images, labels, config, times=times):
+        yield stats.seconds
 
 
 def pytorch(arch, images, labels, config, seed, device="cpu"):
-    """Per-epoch seconds of the same training in PyTorch on `device` ("cpu" or "cuda"); None if PyTorch is missing.
+    """Per-epoch seconds of the same training in PyTorch on `device` ("cpu" or "cuda"); None if PyTorch is missing."""
+    epochs = torch_epochs(arch, images, labels, config, seed, device)
+    return None if epochs is None else list(epochs)
+
+
+def torch_epochs(arch, images, labels, config, seed, device="cpu"):
+    """The same training in PyTorch on `device`, as a generator of each epoch's seconds; None if PyTorch is missing.
 
     As ours, the data go to the device once and the running loss and accuracy stay there until
     the epoch ends.
@@ -67,6 +80,12 @@ def pytorch(arch, images, labels, config, seed, device="cpu"):
         from torch_reference import images_to_tensor, random_affine_torch, torch_model_from
     except ImportError:
         return None
+    return _torch_epochs(torch, F, images_to_tensor, random_affine_torch, torch_model_from,
+                         arch, images, labels, config, seed, device)
+
+
+def _torch_epochs(torch, F, images_to_tensor, random_affine_torch, torch_model_from,
+                  arch, images, labels, config, seed, device):
     module = torch_model_from(init_model(arch, seed=seed, scheme=config.init)).to(device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     train_idx, val_idx = split_validation(len(images), config.val_split)
@@ -75,7 +94,6 @@ def pytorch(arch, images, labels, config, seed, device="cpu"):
     val_images = torch.from_numpy(np.ascontiguousarray(images[val_idx])).to(device)
     val_labels = torch.from_numpy(labels[val_idx].astype(np.int64)).to(device)
     n_train = len(train_idx)
-    seconds = []
     for epoch in range(config.epochs):
         start = time.perf_counter()
         order = torch.from_numpy(epoch_order(config.seed, epoch, n_train)).to(device)  # the same shuffle as ours
@@ -101,8 +119,7 @@ def pytorch(arch, images, labels, config, seed, device="cpu"):
             val_logits = module(images_to_tensor(val_images))
             float(F.cross_entropy(val_logits, val_labels))
             (val_logits.argmax(dim=1) == val_labels).float().mean().item()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+        yield time.perf_counter() - start
 
 
 def main(argv=None):
@@ -125,12 +142,14 @@ def main(argv=None):
         for augment in (True, False):
             config = TrainConfig(epochs=args.epochs, seed=args.seed, augment=augment)
             what = f"{arch} {'augment' if augment else 'no-augment'}"
-            our_epochs, times = ours(arch, images, labels, config, xp, args.seed)
-            print(f"{what}: ours {format_epochs(our_epochs)}", flush=True)
-            torch_epochs = pytorch(arch, images, labels, config, args.seed)
-            if torch_epochs is not None:
-                print(f"{what}: torch {format_epochs(torch_epochs)}", flush=True)
-            rows.append((arch, augment, what, our_epochs, torch_epochs, times))
+            times = StepTimes(xp)
+            ours_seconds, torch_seconds = side_by_side(
+                our_epochs(arch, images, labels, config, xp, args.seed, times),
+                torch_epochs(arch, images, labels, config, args.seed))
+            print(f"{what}: ours {format_epochs(ours_seconds)}", flush=True)
+            if torch_seconds is not None:
+                print(f"{what}: torch {format_epochs(torch_seconds)}", flush=True)
+            rows.append((arch, augment, what, ours_seconds, torch_seconds, times))
 
     n_train = len(images) - int(round(len(images) * TrainConfig().val_split))
     print()
@@ -205,6 +224,17 @@ def print_step_split(rows):
                                                                            "waiting")),
                       f"{other:.1f}", f"{per_step['gather']:.1f}", f"{per_step['augment']:.1f}"))
     print_table(header, table)
+
+
+def side_by_side(ours_run, torch_run):
+    """Epoch seconds of both runs, their epochs taken in turn (ours, PyTorch, ours, ...): a machine whose
+    speed drifts over minutes (other programs, a shared host) then weighs on both alike."""
+    ours_seconds, torch_seconds = [], None if torch_run is None else []
+    for seconds in ours_run:
+        ours_seconds.append(seconds)
+        if torch_run is not None:
+            torch_seconds.append(next(torch_run))
+    return ours_seconds, torch_seconds
 
 
 def format_epochs(seconds):

@@ -168,3 +168,20 @@ def test_train_cli_refuses_a_non_positive_learning_rate():
     from mnist_core.train import build_parser, config_from_args
     with pytest.raises(MnistCoreError, match="--lr must be positive"):
         config_from_args(build_parser().parse_args(["mnist-fc", "o.gguf", "--lr", "0"]))
+
+
+def test_adamw_in_pieces_on_a_thread_pool_equals_one_pass():
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(3)
+    shapes = {"big": (500, 784), "odd": (300_007,), "small": (10,)}   # 3 pieces each (3 threads); whole
+    start = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
+    grads = [{name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()} for _ in range(3)]
+    alone, pooled = ({name: p.copy() for name, p in start.items()} for _ in range(2))
+    one, other = AdamW(alone, 0.01, weight_decay=0.1, xp=np), AdamW(pooled, 0.01, weight_decay=0.1, xp=np)
+    with ThreadPoolExecutor(3) as workers:
+        for g in grads:
+            one.step(alone, g)
+            other.step(pooled, g, workers=workers)
+    for name in shapes:
+        np.testing.assert_array_equal(pooled[name], alone[name])
+        assert not np.array_equal(pooled[name], start[name])
