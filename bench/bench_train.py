@@ -207,13 +207,15 @@ def print_step_split(rows):
 
     forward, backward (loss included) and optimizer are the step's wall time (on the CPU, a
     batch's slices go through forward and backward in threads at once); gather (images picked
-    and scaled to floats) and augment are the batch preparation's, done in a background thread
-    that overlaps the steps, so they add to the step only as waiting and by sharing the cores.
-    The step column is an epoch's seconds per step (validation included); other is what it
-    holds beyond the step's phases and waiting: validation, progress, Python.
+    and scaled to floats) and augment are the batch preparation's thread-seconds, summed over
+    its slices, which the step's own thread pool takes between the steps' tasks (so a step's
+    optimizer phase may include waiting for a slice of the next batch). The step column is an
+    epoch's seconds per step (validation included); other is what it holds beyond the step's
+    phases and waiting: validation, progress, Python.
     """
-    print("ms per step (ours): forward, backward and optimizer are the step's wall time; gather and augment run in "
-          "a background thread, overlapping the steps; waiting is the training loop idle until its next batch")
+    print("ms per step (ours): forward, backward and optimizer are the step's wall time; gather and augment are the "
+          "batch preparation's thread-seconds (its slices run on the step's thread pool, between the steps' own "
+          "tasks); waiting is the training loop idle until its next batch")
     header = ("what", "step", "forward", "backward", "optimizer", "waiting", "other", "gather", "augment")
     table = []
     for _, _, what, our_epochs, _, times in rows:

@@ -83,13 +83,14 @@ def test_an_error_while_preparing_a_batch_reaches_the_training_loop_and_stops_th
     images, labels = synthetic_digits(300, seed=2)
     calls = []
 
-    def failing_augment(xp, x, rng, config, redrawn=None, workspace=None):
+    def failing_augment(xp, x, plan, redrawn=None, workspace=None, out=None):
         calls.append(1)
         if len(calls) == 3:
             raise ValueError("augmentation broke on batch 3")
-        return x
+        out[...] = x
+        return out
 
-    monkeypatch.setattr(pipeline, "augment_batch", failing_augment)
+    monkeypatch.setattr(pipeline, "apply_augmentation", failing_augment)
     with pytest.raises(ValueError, match="augmentation broke on batch 3"):
         train(init_model("mnist-fc"), images, labels, TrainConfig(epochs=2, batch_size=50))
     assert not batch_threads()
@@ -148,3 +149,25 @@ def test_a_batch_stream_without_a_thread_prepares_on_demand_and_refuses_to_run_p
         with pytest.raises(IndexError):
             stream.next_batch()
     assert sizes == [50, 50, 20]
+
+
+@pytest.mark.parametrize("size", [7, 50])
+def test_a_batch_prepared_in_slices_on_a_pool_equals_the_batch_prepared_whole(size, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mnist_core.models import model_class
+    images, labels = synthetic_digits(300, seed=5)
+    redrawn = images[::-1].copy()                                # stands in for the redrawn digits
+    config = TrainConfig(batch_size=100, seed=2, redraw=0.5, **HEAVY)
+    order = epoch_order(config.seed, 0, len(labels))
+    model = init_model("mnist-cnn")
+    monkeypatch.setattr(model_class("mnist-cnn"), "training_slice", None)
+    whole, _ = prepare_batch(model, images, labels.astype(np.int64), redrawn, order, config, 0, 1)
+    monkeypatch.setattr(model_class("mnist-cnn"), "training_slice", size)
+    times, workspaces = StepTimes(), {}
+    with ThreadPoolExecutor(2) as workers:
+        for _ in range(2):   # the second time, each slice's scratch arrays hold the first time's values
+            sliced, _ = prepare_batch(model, images, labels.astype(np.int64), redrawn, order, config, 0, 1,
+                                      times=times, workspaces=workspaces, workers=workers)
+            np.testing.assert_array_equal(sliced, whole)
+    assert times.gather > 0 and times.augment > 0

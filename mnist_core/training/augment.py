@@ -119,13 +119,13 @@ def _gather(xp, flat, index, out):
     return xp.take(flat, index, out=out)
 
 
-def random_affine(xp, images, params, shear=None, displacement=None, workspace=None):
+def random_affine(xp, images, params, shear=None, displacement=None, workspace=None, out=None):
     """Warp float images (N, 28, 28) by per-image affine `params` (N, 4, host) with bilinear sampling.
 
     `shear` (N,) adds a horizontal shear, `displacement` (N, 2, 28, 28) on xp an elastic field
     (dy, dx) added to every output pixel's source position. Each output pixel samples the input
     at the inverse-transformed position; positions outside the image read zero (background).
-    Returns a new array; its intermediates come from `workspace` (a layers.Workspace) when given.
+    Returns a new array (or `out`); its intermediates come from `workspace` (a layers.Workspace) when given.
 
     The source positions of all N x 784 pixels are one small matrix product; the four neighbours
     are four flat gathers from the bordered copies. (Broadcast arithmetic over (N, 28, 28) and
@@ -175,8 +175,10 @@ def random_affine(xp, images, params, shear=None, displacement=None, workspace=N
     c11 += c10
     c11 -= c01                                                         # top + fy (bottom - top)
     c11 *= fy
-    return xp.add(c01, c11, out=xp.empty((n, IMAGE_SIZE, IMAGE_SIZE), dtype=f32).reshape(n, pixels)).reshape(
-        n, IMAGE_SIZE, IMAGE_SIZE)
+    if out is None:
+        out = xp.empty((n, IMAGE_SIZE, IMAGE_SIZE), dtype=f32)
+    shape = (n, IMAGE_SIZE, IMAGE_SIZE)
+    return xp.add(c01.reshape(shape), c11.reshape(shape), out=out)
 
 
 def vary_stroke_width(xp, images, amounts, workspace=None):
@@ -220,39 +222,81 @@ def vary_stroke_width(xp, images, amounts, workspace=None):
     return out
 
 
-def augment_batch(xp, images, rng, config, redrawn=None, workspace=None):
-    """The training augmentation of one batch: float images (N, 28, 28) in [0, 1] on `xp` -> augmented, same shape.
+class AugmentPlan:
+    """The random numbers of one batch's augmentation, drawn on the host, one row per image.
 
-    `redrawn` (N, 28, 28) uint8 on `xp` holds the same digits drawn as pen strokes (or None).
-    Every random number comes from `rng`, the batch's own generator. `config` is the run's
-    TrainConfig: `augment` switches it all, `redraw` (share of images redrawn), `stroke_width`
-    (largest change, pixels of a side), `shear` and `elastic` (pixels) the drawn-digit parts.
-    `images` is left as it is; the result is a new array. `workspace` (a layers.Workspace, used by
-    one thread at a time) keeps the intermediates from one batch to the next.
+    Every transform works image by image, so rows(start, stop) augments a slice of the batch
+    exactly as the whole batch would have it: the pipeline prepares a batch's slices in threads
+    at once (pipeline.prepare_batch). Fields are None where the transform is off.
+    """
+
+    def __init__(self, redraw=None, stroke=None, affine=None, shear=None, field=None, restretch=False):
+        self.redraw, self.stroke, self.affine, self.shear, self.field = redraw, stroke, affine, shear, field
+        self.restretch = restretch
+
+    def rows(self, start, stop):
+        """The plan of images start .. stop - 1."""
+        def cut(a):
+            return None if a is None else a[start:stop]
+        return AugmentPlan(cut(self.redraw), cut(self.stroke), cut(self.affine), cut(self.shear), cut(self.field),
+                           self.restretch)
+
+
+def draw_augmentation(rng, n, config, redrawn=False):
+    """The plan (AugmentPlan) of n images' augmentation as `config` says, every number from `rng`; None when
+    `config.augment` is off. `redrawn`: whether redrawn digits are at hand (the redraw share needs them).
+
+    `config` is the run's TrainConfig: `redraw` (share of images redrawn), `stroke_width` (largest
+    change, pixels of a side), `shear` and `elastic` (pixels) the drawn-digit parts.
     """
     if not config.augment:
-        return images
-    n = images.shape[0]
+        return None
     redraw = getattr(config, "redraw", 0.0)
-    if redraw > 0 and redrawn is not None:
-        chosen = xp.asarray(np.flatnonzero(rng.random(n) < redraw))
+    width = getattr(config, "stroke_width", 0.0)
+    shear = getattr(config, "shear", 0.0)
+    elastic = getattr(config, "elastic", 0.0)
+    chosen = rng.random(n) < redraw if redraw > 0 and redrawn else None
+    stroke = rng.uniform(-width, width, n) if width > 0 else None
+    affine = random_affine_params(rng, n)
+    shear_factors = random_shear(rng, n, shear) if shear > 0 else None
+    field = random_elastic_field(rng, n, elastic) if elastic > 0 else None
+    return AugmentPlan(chosen, stroke, affine, shear_factors, field, restretch=width > 0 or redraw > 0)
+
+
+def apply_augmentation(xp, images, plan, redrawn=None, workspace=None, out=None):
+    """Augment float images (N, 28, 28) in [0, 1] on `xp` as `plan` (from draw_augmentation) says.
+
+    `redrawn` (N, 28, 28) uint8 on `xp` holds the same digits drawn as pen strokes (or None).
+    `images` is left as it is; the result is a new array, or `out`. `workspace` (a
+    layers.Workspace, used by one thread at a time) keeps the intermediates from call to call.
+    """
+    n = images.shape[0]
+    if plan.redraw is not None and redrawn is not None:
+        chosen = xp.asarray(np.flatnonzero(plan.redraw))
         mixed = scratch(xp, workspace, "redraw.mixed", images.shape, np.float32)
         mixed[...] = images
         mixed[chosen] = redrawn[chosen].astype(np.float32) * np.float32(1 / 255)
         images = mixed
-    width = getattr(config, "stroke_width", 0.0)
-    if width > 0:
-        images = vary_stroke_width(xp, images, rng.uniform(-width, width, n), workspace=workspace)
-    params = random_affine_params(rng, n)
-    shear = getattr(config, "shear", 0.0)
-    elastic = getattr(config, "elastic", 0.0)
-    shear_factors = random_shear(rng, n, shear) if shear > 0 else None
-    displacement = (elastic_field(xp, random_elastic_field(rng, n, elastic), workspace=workspace) if elastic > 0
-                    else None)
-    images = random_affine(xp, images, params, shear=shear_factors, displacement=displacement, workspace=workspace)
-    if width > 0 or redraw > 0:
+    if plan.stroke is not None:
+        images = vary_stroke_width(xp, images, plan.stroke, workspace=workspace)
+    displacement = None if plan.field is None else elastic_field(xp, plan.field, workspace=workspace)
+    images = random_affine(xp, images, plan.affine, shear=plan.shear, displacement=displacement,
+                           workspace=workspace, out=out)
+    if plan.restretch:
         # Thinning dims thin strokes and resampling softens them; the page stretches every drawing's contrast
         # so that its darkest ink is 255 (mnist_core.preprocess), so the digits shown in training do too.
         peak = images.reshape(n, -1).max(axis=1).reshape(n, 1, 1)
-        images /= xp.maximum(peak, np.float32(1e-3))   # images is random_affine's new array
+        images /= xp.maximum(peak, np.float32(1e-3))   # random_affine's new array (or `out`)
     return images
+
+
+def augment_batch(xp, images, rng, config, redrawn=None, workspace=None):
+    """The training augmentation of one batch: float images (N, 28, 28) in [0, 1] on `xp` -> augmented, same shape.
+
+    draw_augmentation's plan from `rng` (the batch's own generator) and `config`, applied by
+    apply_augmentation; `images` itself when `config.augment` is off.
+    """
+    plan = draw_augmentation(rng, images.shape[0], config, redrawn is not None)
+    if plan is None:
+        return images
+    return apply_augmentation(xp, images, plan, redrawn, workspace=workspace)

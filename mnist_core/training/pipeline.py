@@ -1,15 +1,17 @@
 """Training batches, prepared one or two steps ahead in a background thread.
 
 Preparing a batch (gathering its images, scaling them to floats, augmenting them) needs nothing
-from the model, so it can run while the previous step trains: NumPy releases the GIL inside its
-array operations, and the preparing thread then keeps the second core busy while the training
-thread runs single-threaded element-wise work. On CuPy the thread queues the batch's kernels
-while the step's own are still running.
+from the model, so it can run while the previous step trains. On the host its slices go to the
+training step's own thread pool (prepare_batch), so that preparing shares the cores with the
+steps instead of competing with them; the background thread then draws the batch's random
+numbers and hands the slices over, and a batch is ready before the step that needs it whenever
+the step leaves a core idle. On CuPy the thread queues the batch's kernels while the step's own
+are still running.
 
-Results never depend on the thread. Every random number a batch uses comes from generators
-seeded by the run's seed, the epoch and the batch index alone (`epoch_order`,
+Results never depend on the thread or the pool. Every random number a batch uses comes from
+generators seeded by the run's seed, the epoch and the batch index alone (`epoch_order`,
 `batch_generator`), so a batch's images are the same whichever thread prepares them, and
-whether or not one does (`TrainConfig.prefetch`).
+whether or not one does (`TrainConfig.prefetch`, `TrainConfig.threads`).
 """
 
 import queue
@@ -19,8 +21,9 @@ import time
 
 import numpy as np
 
+from ..backend import is_host
 from ..layers.workspace import Workspace
-from .augment import augment_batch
+from .augment import IMAGE_SIZE, apply_augmentation, draw_augmentation
 
 PREFETCH_DEPTH = 2  # batches prepared ahead: one to absorb a slow batch, one being trained on
 
@@ -36,25 +39,55 @@ def batch_generator(seed, epoch, batch):
     return np.random.default_rng([seed, epoch, batch])
 
 
-def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, times=None, workspace=None):
+def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, times=None, workspaces=None,
+                  workers=None):
     """Batch `batch` of `epoch`: (x (B, 28, 28) float32, augmented as `config` says; y (B,)) on the model's xp.
 
     `images` (N, 28, 28) uint8, `labels` (N,) int, `order` (N,) and `redrawn` (N, 28, 28) uint8
-    or None are already on the model's xp. `times` (a StepTimes), if given, gets the seconds spent;
-    `workspace` (a layers.Workspace) keeps the augmentation's intermediates from batch to batch.
+    or None are already on the model's xp. `times` (a StepTimes), if given, gets the seconds spent.
+
+    The batch's random numbers are drawn first, on the host (augment.draw_augmentation). On the
+    host the images are then gathered, scaled and augmented in slices of the model's
+    `training_slice`, which `workers` (the training step's thread pool) take at once: a batch is
+    ready in half the time on two cores, and preparing it never competes with a step for a core,
+    which costs a step whose slices wait for each other more than the preparation itself. Every
+    transform works image by image, so the slices, threads or not, give the batch as a whole
+    would. `workspaces` (a dict) keeps each slice's scratch arrays from batch to batch.
     """
     xp = model.xp
-    start = time.perf_counter()
     chosen = order[batch * config.batch_size:(batch + 1) * config.batch_size]
-    x = model.prepare_input(images[chosen])                                  # (B, 28, 28) float32
-    gathered = time.perf_counter()
-    x = augment_batch(xp, x, batch_generator(config.seed, epoch, batch), config,
-                      None if redrawn is None else redrawn[chosen], workspace=workspace)
-    if times is not None:
-        times.sync()  # on a GPU, so that the seconds are the kernels' and not just their launch
-        end = time.perf_counter()
-        times.gather += gathered - start
-        times.augment += end - gathered
+    n = len(chosen)
+    plan = draw_augmentation(batch_generator(config.seed, epoch, batch), n, config, redrawn is not None)
+    size = (getattr(model, "training_slice", None) if is_host(xp) else None) or n
+    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
+    x = xp.empty((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+
+    def prepare(k):
+        """Slice k into x; returns its seconds of gathering and of augmenting."""
+        start, stop = bounds[k]
+        began = time.perf_counter()
+        rows = chosen[start:stop]
+        part = model.prepare_input(images[rows])
+        if times is not None:
+            times.sync()  # on a GPU, so that the seconds are the kernels' and not just their launch
+        gathered = time.perf_counter()
+        if plan is None:
+            x[start:stop] = part
+        else:
+            workspace = None if workspaces is None else workspaces.setdefault(k, Workspace(xp))
+            apply_augmentation(xp, part, plan.rows(start, stop), None if redrawn is None else redrawn[rows],
+                               workspace=workspace, out=x[start:stop])
+        if times is not None:
+            times.sync()
+        return gathered - began, time.perf_counter() - gathered
+
+    if workers is not None and len(bounds) > 1:
+        seconds = list(workers.map(prepare, range(len(bounds))))
+    else:
+        seconds = [prepare(k) for k in range(len(bounds))]
+    if times is not None:   # thread seconds, summed over the slices
+        times.gather += sum(s[0] for s in seconds)
+        times.augment += sum(s[1] for s in seconds)
     return x, labels[chosen]
 
 
@@ -68,12 +101,13 @@ class BatchStream:
 
     With `prefetch` a background thread prepares up to PREFETCH_DEPTH batches ahead, across
     epoch boundaries (the next epoch's first batches are ready while validation runs); without
-    it each batch is prepared when asked for. Use as a context manager, or call close(), so that
-    the thread stops when training ends early.
+    it each batch is prepared when asked for. `workers` (the training step's thread pool, or None)
+    takes each batch's slices. Use as a context manager, or call close(), so that the thread stops
+    when training ends early.
     """
 
     def __init__(self, model, images, labels, redrawn, config, start_epoch, batches_per_epoch, prefetch=True,
-                 times=None):
+                 times=None, workers=None):
         self._args = (model, images, labels, redrawn)
         self._xp, self._config, self._times = model.xp, config, times
         self._n_train = len(labels)
@@ -81,9 +115,10 @@ class BatchStream:
         self._next = 0
         self._orders = {}
         # Batches are prepared one at a time (by the thread, or by the caller without one), so one
-        # workspace serves them all: each batch's augmentation reuses the previous one's scratch arrays
-        # instead of faulting in fresh pages (layers/workspace.py).
-        self._workspace = Workspace(model.xp)
+        # workspace per slice serves them all: each batch's augmentation reuses the previous one's scratch
+        # arrays instead of faulting in fresh pages (layers/workspace.py).
+        self._workspaces = {}
+        self._workers = workers
         self._stop = threading.Event()
         self._queue = self._thread = None
         if prefetch and threads_available() and self._plan:
@@ -96,7 +131,7 @@ class BatchStream:
         if epoch not in self._orders:  # one order per epoch, moved to the device once
             self._orders = {epoch: self._xp.asarray(epoch_order(self._config.seed, epoch, self._n_train))}
         return prepare_batch(*self._args, self._orders[epoch], self._config, epoch, b, times=self._times,
-                             workspace=self._workspace)
+                             workspaces=self._workspaces, workers=self._workers)
 
     def _produce_all(self):
         for index in range(len(self._plan)):

@@ -294,7 +294,8 @@ def train(model, images, labels, config, reporter=None, start_epoch=0, optimizer
         if n_threads > 1:
             workers = context.enter_context(ThreadPoolExecutor(n_threads, thread_name_prefix="mnist-core-step"))
         batches = context.enter_context(BatchStream(model, train_images, train_labels, redrawn, config, start_epoch,
-                                                    batches_per_epoch, prefetch=config.prefetch, times=times))
+                                                    batches_per_epoch, prefetch=config.prefetch, times=times,
+                                                    workers=workers))
         for epoch in range(start_epoch, config.epochs):
             start = time.perf_counter()
             reporter.start_epoch(epoch, batches_per_epoch)
