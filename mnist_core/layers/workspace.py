@@ -21,13 +21,16 @@ class Workspace:
         self.xp = xp
         self._arrays = {}
 
-    def array(self, name, shape, dtype):
-        """An uninitialised, C-contiguous array of `shape` and `dtype`, the same one every time for `name`."""
+    def array(self, name, shape, dtype, zeroed=False):
+        """A C-contiguous array of `shape` and `dtype`, the same one every time for `name`: uninitialised, or with
+        `zeroed` filled with zeros when it is made (a caller that never writes some of its elements, such
+        as a zero border, finds them still zero next time)."""
         shape = tuple(shape)
         array = self._arrays.get(name)
         if array is None or array.shape != shape or array.dtype != dtype:
             self._arrays.pop(name, None)  # free the old one before allocating its replacement
-            array = self._arrays[name] = self.xp.empty(shape, dtype=dtype)
+            make = self.xp.zeros if zeroed else self.xp.empty
+            array = self._arrays[name] = make(shape, dtype=dtype)
         return array
 
     def scope(self, prefix):
@@ -48,12 +51,12 @@ class _Scope:
     def __init__(self, workspace, prefix):
         self._workspace, self._prefix = workspace, prefix
 
-    def array(self, name, shape, dtype):
-        return self._workspace.array(f"{self._prefix}.{name}", shape, dtype)
+    def array(self, name, shape, dtype, zeroed=False):
+        return self._workspace.array(f"{self._prefix}.{name}", shape, dtype, zeroed)
 
 
-def scratch(xp, workspace, name, shape, dtype):
-    """`workspace.array(name, ...)`, or a fresh `xp.empty` without a workspace."""
+def scratch(xp, workspace, name, shape, dtype, zeroed=False):
+    """`workspace.array(name, ...)`, or a fresh `xp.empty` (`xp.zeros` if `zeroed`) without a workspace."""
     if workspace is None:
-        return xp.empty(shape, dtype=dtype)
-    return workspace.array(name, shape, dtype)
+        return (xp.zeros if zeroed else xp.empty)(shape, dtype=dtype)
+    return workspace.array(name, shape, dtype, zeroed)

@@ -155,18 +155,14 @@ def random_affine(xp, images, params, shear=None, displacement=None, workspace=N
     index[...] = flat_index
     if not exact:
         index += starts
-    bordered = scratch(xp, workspace, "warp.bordered", (n, BORDERED, BORDERED), f32)
-    bordered.fill(0)
+    bordered = scratch(xp, workspace, "warp.bordered", (n, BORDERED, BORDERED), f32, zeroed=True)  # borders stay 0
     bordered[:, 1:IMAGE_SIZE + 1, 1:IMAGE_SIZE + 1] = images
     flat = bordered.reshape(-1)
     c00, c01, c10, c11 = (scratch(xp, workspace, f"warp.c{i}", (n, pixels), f32) for i in range(4))
-    _gather(xp, flat, index, c00)
-    index += 1
-    _gather(xp, flat, index, c01)
-    index += BORDERED - 1
-    _gather(xp, flat, index, c10)
-    index += 1
-    _gather(xp, flat, index, c11)
+    # The other three neighbours: the same indices into the copy shifted by 1, a row, a row and 1 (every
+    # image's block ends in two zero rows, so they stay inside it).
+    for corner_values, shift in ((c00, 0), (c01, 1), (c10, BORDERED), (c11, BORDERED + 1)):
+        _gather(xp, flat[shift:], index, corner_values)
     c01 -= c00                                                         # top: c00 + fx (c01 - c00)
     c01 *= fx
     c01 += c00
@@ -199,8 +195,7 @@ def vary_stroke_width(xp, images, amounts, workspace=None):
     length = n * side * side
     dtype = images.dtype
     # The bordered images, with `side` + 1 zeros before and after so that every shifted slice exists.
-    flat = scratch(xp, workspace, "stroke.flat", (length + 2 * (side + 1),), dtype)
-    flat.fill(0)
+    flat = scratch(xp, workspace, "stroke.flat", (length + 2 * (side + 1),), dtype, zeroed=True)  # borders stay 0
     padded = flat[side + 1:side + 1 + length]
     padded.reshape(n, side, side)[:, 1:-1, 1:-1] = images
     neighbours = [flat[side + 1 + shift:side + 1 + shift + length] for shift in (-side, side, -1, 1)]
