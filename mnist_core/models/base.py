@@ -1,9 +1,11 @@
 """What the two reference models share: parameters by GGUF name, input preparation, batched inference."""
 
+import threading
+
 import numpy as np
 
 from ..backend import to_device, to_host
-from ..layers import softmax
+from ..layers import Workspace, softmax
 
 IMAGE_SIZE = 28
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
@@ -28,6 +30,17 @@ class Model:
         self.params = {name: to_device(xp, np.array(to_host(params[name]), dtype=dtype, order="C"))
                        for name in self.tensor_shapes}
         self.metadata = dict(metadata or {})
+
+    @property
+    def workspace(self):
+        """The arrays the kernels reuse between batches (layers/workspace.py), made on first use: one per
+        thread, so that threads can run slices of a batch through the model at once. A forward pass's
+        cache is therefore valid for backward until the same thread's next forward pass."""
+        if "_workspaces" not in self.__dict__:
+            self._workspaces = threading.local()
+        if not hasattr(self._workspaces, "arrays"):
+            self._workspaces.arrays = Workspace(self.xp)
+        return self._workspaces.arrays
 
     def prepare_input(self, images):
         """uint8 pixels (N, 28, 28) or (N, 784), ink = 255 -> float32 in [0, 1] on `xp`.

@@ -5,11 +5,8 @@ the dense layer the final (16, 7, 7, N) map is flattened in (y, x, c) order, fea
 (y*7 + x)*16 + c: the Keras (channels-last) order the reference's dense layer expects.
 """
 
-import threading
-
 from ..backend import is_host
 from ..layers import (
-    Workspace,
     bias_relu_forward,
     channel_bias_backward,
     conv3x3_backward,
@@ -72,16 +69,6 @@ class CNNModel(Model):
         features = a2.transpose(3, 1, 2, 0).reshape(n, N_FEATURES)              # (N, 784), (y, x, c) order
         logits, dense_cache = dense_forward(xp, features, p["dense.weight"], p["dense.bias"])  # (N, 10)
         return logits, (block1_cache, block2_cache, dense_cache)
-
-    @property
-    def workspace(self):
-        """The arrays the kernels reuse between batches (layers/workspace.py), made on first use: one per
-        thread, so that threads can run slices of a batch through the model at once."""
-        if "_workspaces" not in self.__dict__:
-            self._workspaces = threading.local()
-        if not hasattr(self._workspaces, "arrays"):
-            self._workspaces.arrays = Workspace(self.xp)
-        return self._workspaces.arrays
 
     def _block_forward(self, x, kernel, bias, name):
         """conv 3x3 -> max pool 2x2 -> bias -> ReLU on (C, H, W, N) maps."""
