@@ -77,6 +77,7 @@ def drawn_image(style_strokes):
 # model misreads (when it reads all of STYLES right), not part of the person's everyday set, since
 # teaching them costs that other digit (a 9 closed like a g is an MNIST 8).
 MORE_STYLES = [
+    (0, [arc(182, 182, 60, 135, 0, 360, 20), [(110, 330), (255, 35)]]),                      # narrow, slashed
     (9, [arc(180, 110, 70, 60, 0, 360) + [(250, 110), (250, 260)] + arc(190, 260, 60, 55, 90, 360, 12)[1:]]),
     (7, [[(150, 70), (220, 60), (200, 320)]]),                                                # a short top
 ]
@@ -89,9 +90,15 @@ def drawings(strokes_or_digit, seeds):
     return np.stack([drawn_image(variant(strokes, seed) if seed else strokes) for seed in seeds])
 
 
-def misread_styles(model, seeds=(0, 1)):
+def misread_styles(model, seeds=(0, 1), margin=0.2):
     """[(digit, strokes)] of the styles (STYLES, then MORE_STYLES) whose drawings for every seed in `seeds`
-    `model` misreads: a first drawing and another like it."""
+    `model` misreads: a first drawing and another like it, each with its top probability at least `margin`
+    above the right digit's. A style read wrong only narrowly (FC's slashed 0: 8 at 0.48 against 0 at
+    0.39) may be read right once the mouse draws it in the page, whose strokes differ a little from these."""
     candidates = [*STYLES.items(), *MORE_STYLES]
-    return [(digit, strokes) for digit, strokes in candidates
-            if (model.predict(drawings(strokes, seeds)) != digit).all()]
+    chosen = []
+    for digit, style in candidates:
+        probabilities = model.predict_proba(drawings(style, seeds))
+        if (probabilities.max(axis=1) - probabilities[:, digit] >= margin).all():
+            chosen.append((digit, style))
+    return chosen
