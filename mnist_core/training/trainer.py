@@ -3,8 +3,8 @@
 
 Randomness comes from NumPy generators seeded by (seed, epoch) for the shuffle and by
 (seed, epoch, batch) for each batch's augmentation (pipeline.py), so a run resumed from an epoch
-checkpoint continues exactly as the uninterrupted run would have, and preparing batches in a
-background thread changes nothing.
+checkpoint continues exactly as the uninterrupted run would have, and preparing batches ahead in
+a background thread, in slices on the step's thread pool, changes nothing.
 """
 
 import contextlib
