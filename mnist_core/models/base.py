@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from ..backend import to_device, to_host
+from ..backend import is_host, to_device, to_host
 from ..layers import Workspace, softmax
 
 IMAGE_SIZE = 28
@@ -22,6 +22,7 @@ class Model:
     arch = None
     tensor_shapes = {}
     inference_batch = 1000  # bounds the im2col buffers: (1000*784, 9) floats for the CNN's conv1
+    training_slice = None   # on the host, a training batch goes through in slices of this many images
 
     def __init__(self, params, xp=np, metadata=None, dtype=np.float32):
         self.xp = xp
@@ -41,6 +42,13 @@ class Model:
         if not hasattr(self._workspaces, "arrays"):
             self._workspaces.arrays = Workspace(self.xp)
         return self._workspaces.arrays
+
+    def batch_slices(self, n):
+        """[(start, stop)] of the slices a training batch of n images is prepared and trained in (pipeline.py,
+        trainer.gradient_step): `training_slice` images each on the host, for a CPU's caches and cores; the
+        whole batch on a GPU."""
+        size = (self.training_slice if is_host(self.xp) else None) or n
+        return [(start, min(start + size, n)) for start in range(0, n, size)]
 
     def prepare_input(self, images):
         """uint8 pixels (N, 28, 28) or (N, 784), ink = 255 -> float32 in [0, 1] on `xp`.

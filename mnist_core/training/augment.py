@@ -25,6 +25,8 @@ several times slower than one flat pass), scratch arrays kept in a Workspace (a 
 few megabytes is faulted in page by page every batch), and flat gathers from shifted views.
 """
 
+import functools
+
 import numpy as np
 
 from ..backend import is_host
@@ -58,8 +60,10 @@ def random_elastic_field(rng, n, amplitude):
     return (rng.standard_normal((n, 2, FIELD_SIZE, FIELD_SIZE)) * (amplitude / 2)).astype(np.float32)
 
 
+@functools.cache
 def _interpolation_matrix(xp):
-    """(28, 4) weights that interpolate 4 grid values (at the image's corners and thirds) linearly to 28 pixels."""
+    """(28, 4) weights that interpolate 4 grid values (at the image's corners and thirds) linearly to 28 pixels
+    (made once per array module; never written to)."""
     grid = np.linspace(0, IMAGE_SIZE - 1, FIELD_SIZE)
     pixels = np.arange(IMAGE_SIZE)[:, None]
     spacing = grid[1] - grid[0]
@@ -72,7 +76,7 @@ def elastic_field(xp, field, workspace=None):
 
     W field W.T for every field, as two large products (along x, then along y) rather than one
     einsum, which NumPy runs as a slow loop (32 ms -> a few ms for 1,000 images). With a
-    `workspace` the result is its array "elastic.full", valid until the next call.
+    `workspace` the result is a view of its array "elastic.full_xy", valid until the next call.
     """
     weights = _interpolation_matrix(xp)                                    # (28, 4)
     field = xp.asarray(field, dtype=np.float32)
@@ -112,8 +116,10 @@ def affine_coefficients(params, shear=None):
     return coefficients.reshape(2 * n, 3).astype(np.float32)
 
 
+@functools.cache
 def _pixel_offsets(xp):
-    """(3, 784): every pixel's (u, v, 1), u and v its offsets from the image centre, row by row."""
+    """(3, 784): every pixel's (u, v, 1), u and v its offsets from the image centre, row by row (made once per
+    array module, so that a GPU gets it once, not every batch; never written to)."""
     offsets = np.arange(IMAGE_SIZE, dtype=np.float32) - np.float32(CENTRE)
     grid = np.stack([np.tile(offsets, IMAGE_SIZE), np.repeat(offsets, IMAGE_SIZE),
                      np.ones(IMAGE_SIZE * IMAGE_SIZE, np.float32)])

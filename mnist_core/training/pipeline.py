@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 
-from ..backend import is_host
 from ..layers.workspace import Workspace
 from .augment import IMAGE_SIZE, apply_augmentation, draw_augmentation
 
@@ -47,8 +46,8 @@ def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, t
     or None are already on the model's xp. `times` (a StepTimes), if given, gets the seconds spent.
 
     The batch's random numbers are drawn first, on the host (augment.draw_augmentation). On the
-    host the images are then gathered, scaled and augmented in slices of the model's
-    `training_slice`, which `workers` (the training step's thread pool) take at once: a batch is
+    host the images are then gathered, scaled and augmented in the slices the step takes
+    (Model.batch_slices), which `workers` (the training step's thread pool) take at once: a batch is
     ready in half the time on two cores, and preparing it never competes with a step for a core,
     which costs a step whose slices wait for each other more than the preparation itself. Every
     transform works image by image, so the slices, threads or not, give the batch as a whole
@@ -58,8 +57,7 @@ def prepare_batch(model, images, labels, redrawn, order, config, epoch, batch, t
     chosen = order[batch * config.batch_size:(batch + 1) * config.batch_size]
     n = len(chosen)
     plan = draw_augmentation(batch_generator(config.seed, epoch, batch), n, config, redrawn is not None)
-    size = (getattr(model, "training_slice", None) if is_host(xp) else None) or n
-    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
+    bounds = model.batch_slices(n)
     x = xp.empty((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
 
     def prepare(k):

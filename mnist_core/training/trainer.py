@@ -197,9 +197,7 @@ def gradient_step(model, optimizer, x, y, lr, times=None, workers=None):
     the host wait for the GPU every step.
     """
     n = x.shape[0]
-    # Slices are for a CPU's caches and cores; a GPU takes the batch whole.
-    size = (getattr(model, "training_slice", None) if is_host(model.xp) else None) or n
-    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
+    bounds = model.batch_slices(n)
 
     def one_slice(bound, sync=None):
         start, stop = bound
@@ -244,7 +242,7 @@ def step_threads(model, config):
     core), at most one per slice of a batch (the model's `training_slice`); 1 on a GPU or without threads."""
     if not is_host(model.xp) or not threads_available():
         return 1
-    size = getattr(model, "training_slice", None) or config.batch_size
+    size = model.training_slice or config.batch_size
     return max(1, min(config.threads or os.cpu_count() or 1, math.ceil(config.batch_size / size)))
 
 
