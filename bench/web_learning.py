@@ -18,28 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # handwriting: the drawings
 
-from handwriting import CANVAS_SIZE, STYLES, misread_styles  # noqa: E402
+from handwriting import STYLES, misread_styles  # noqa: E402
 from mnist_core.models import load_model  # noqa: E402
-from web_support import ARCHS, site_model_path, wait_until_ready  # noqa: E402
+from web_support import ARCHS, draw_strokes, site_model_path, wait_until_ready  # noqa: E402
 
 TARGETS_S = {"correction": 1.0, "mnist-fc": 120.0, "mnist-cnn": 240.0}
-
-
-def _draw(page, strokes):
-    page.click("#clear")
-    page.evaluate("document.querySelector('#canvas').scrollIntoView({block: 'center'})")
-    box = page.locator("#canvas").bounding_box()
-    scale = box["width"] / CANVAS_SIZE
-    for stroke in strokes:
-        count = int(page.get_attribute("#prediction", "data-count") or 0)
-        page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=3)
-        page.mouse.up()
-        page.wait_for_function("""n => { const p = document.querySelector('#prediction');
-                                         return Number(p.dataset.count) > n && p.dataset.state === 'final'; }""",
-                               arg=count)
 
 
 def _ready_page(browser, origin, arch):
@@ -63,7 +46,7 @@ def time_corrections(browser, origin, site, arch):
     context, page = _ready_page(browser, origin, arch)
     times, right = [], 0
     for digit in order:
-        _draw(page, STYLES[digit])
+        draw_strokes(page, STYLES[digit])
         count = int(page.get_attribute("#learned", "data-count"))
         page.click(f'#correct button[data-digit="{digit}"]')
         page.wait_for_function(f"document.querySelector('#learned').dataset.count === '{count + 1}'", timeout=120_000)

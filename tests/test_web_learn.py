@@ -24,15 +24,8 @@ from mnist_core.browser import App
 from mnist_core.browser.learning import CORRECTIONS_KEY
 from mnist_core.models import load_model
 from mnist_core.train import COMMAND_KEY
-from test_web_page import (
-    PageSession,
-    canvas_rgba,
-    last_result,
-    prediction_count,
-    select_model,
-    wait_for_final_prediction,
-)
-from web_support import ARTIFACTS_DIR, chromium_missing_reason, site_model_path
+from test_web_page import PageSession, canvas_rgba, last_result, select_model
+from web_support import ARTIFACTS_DIR, chromium_missing_reason, draw_strokes, site_model_path
 
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
@@ -63,23 +56,6 @@ def session(browser, origin):
 def wait_ready_to_learn(page):
     page.wait_for_selector('#app[data-training="ready"], #app[data-state="error"]', timeout=120_000)
     assert page.get_attribute("#app", "data-state") == "ready", page.text_content("#status")
-
-
-def draw_strokes(page, strokes):
-    """Draw every stroke of a drawing with the mouse, as a hand would; wait for the final prediction."""
-    page.click("#clear")
-    page.evaluate("document.querySelector('#canvas').scrollIntoView({block: 'center'})")  # all of it on screen
-    box = page.locator("#canvas").bounding_box()
-    scale = box["width"] / CANVAS_SIZE
-    for stroke in strokes:
-        before = prediction_count(page)  # the final prediction waited for is the last stroke's
-        page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=3)
-        page.mouse.up()
-    wait_for_final_prediction(page, before)
-    return int(page.get_attribute("#prediction", "data-digit"))
 
 
 def correct(page, digit):

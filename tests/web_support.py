@@ -134,3 +134,28 @@ def wait_until_ready(page, timeout_ms=60_000):
     state = page.get_attribute("#app", "data-state")
     if state != "ready":
         raise AssertionError(f"the page failed to load: {page.text_content('#status')}")
+
+
+def draw_strokes(page, strokes):
+    """Draw a drawing with the mouse, as a hand would: each stroke a list of (x, y) canvas points. Returns the
+    digit of the final prediction of the whole drawing.
+
+    Each stroke's final prediction is waited for before the next stroke starts: one still on its way
+    when the next stroke began would otherwise be taken for the drawing's (a slashed 0 read before
+    its slash is drawn, as a plain 0).
+    """
+    page.click("#clear")
+    page.evaluate("document.querySelector('#canvas').scrollIntoView({block: 'center'})")  # all of it on screen
+    box = page.locator("#canvas").bounding_box()
+    scale = box["width"] / page.eval_on_selector("#canvas", "canvas => canvas.width")
+    for stroke in strokes:
+        count = int(page.get_attribute("#prediction", "data-count") or 0)
+        page.mouse.move(box["x"] + stroke[0][0] * scale, box["y"] + stroke[0][1] * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=3)
+        page.mouse.up()
+        page.wait_for_function("""n => { const p = document.querySelector('#prediction');
+                                         return Number(p.dataset.count || 0) > n && p.dataset.state === 'final'; }""",
+                               arg=count)
+    return int(page.get_attribute("#prediction", "data-digit"))
