@@ -22,8 +22,7 @@ import numpy as np
 from mnist_core.backend import BACKENDS, get_array_module
 from mnist_core.data import load_split
 from mnist_core.evaluation import evaluate
-from mnist_core.formats.gguf_writer import gguf_bytes
-from mnist_core.models import ARCH_KEY, init_model, load_model
+from mnist_core.models import init_model, load_model, model_file_bytes
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 ARCHS = ("mnist-fc", "mnist-cnn")
@@ -58,7 +57,7 @@ def bench_model_source(arch, models_dir=None, seed=0):
     path = Path(models_dir or ASSETS) / f"{arch}-f32.gguf"
     if path.exists():
         return path, str(path)
-    weights = gguf_bytes({ARCH_KEY: arch}, init_model(arch, seed=seed).host_params())
+    weights = model_file_bytes(init_model(arch, seed=seed))
     return weights, f"untrained init_model(seed={seed}) weights (no {path})"
 
 

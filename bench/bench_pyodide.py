@@ -42,10 +42,10 @@ def best(run):
 app = App()
 app.load_test_set(open("/site/data/t10k-images-idx3-ubyte", "rb").read(),
                   open("/site/data/t10k-labels-idx1-ubyte", "rb").read())
-images = app.test_images
+images = app.test_set.images
 out = {{"evaluation": {{}}, "products": {{}}, "slices": {{}}}}
 for arch in ("mnist-fc", "mnist-cnn"):
-    app.load_model(arch, open(f"/site/models/{{arch}}-f32.gguf", "rb").read())
+    app.load_shipped_model(arch, open(f"/site/models/{{arch}}-f32.gguf", "rb").read())
     out["evaluation"][arch] = best(app.evaluate_test_set)
 
 rng = np.random.default_rng(0)

@@ -3,8 +3,8 @@
     python bench/bench_train.py [--epochs 2] [--arch mnist-fc|mnist-cnn] [--backend numpy|cupy]
 
 The data is the MNIST training set split as the train CLI splits it: 57,000 images trained on,
-the last 3,000 (5%) held out. Ours is mnist_core.training.trainer.train with
-TrainConfig(epochs=N) (the default "best" recipe: He init, cosine rate, augmentation on) and with
+the last 3,000 (5%) held out. Ours is mnist_core.training.run.train with
+TrainConfig(epochs=N) (He init, cosine rate, augmentation on) and with
 TrainConfig(epochs=N, augment=False); an epoch's time is the trainer's own EpochStats.seconds:
 the 57 steps of 1,000 images (forward, loss, backward, AdamW) plus the validation pass over the
 3,000 held-out images. PyTorch (when installed) runs the same loop with the same timing: batch
@@ -13,9 +13,8 @@ grid_sample with the same random parameters), a validation pass per epoch. The t
 taken in turn, one of ours, one of PyTorch's, so that a machine's drifting speed weighs on both
 alike. The table shows the median epoch of each run, and for the augment rows what augmentation adds to an epoch (its
 target: at most 20 %). A second table splits our steps into their phases (forward, backward,
-optimizer, batch gathering, augmentation, waiting for the next batch); a third times the
-augmentation alone, one thread, per recipe (the drawn recipe's redrawn digits stood in for by
-other MNIST images: selecting them costs the same, and building the real bank takes minutes).
+optimizer, batch preparation, waiting for the next batch); a third times the augmentation alone,
+one thread: the affine warp the recipe uses, and with every opt-in transform added.
 """
 
 import argparse
@@ -32,16 +31,10 @@ from mnist_core.data import load_split
 from mnist_core.layers import Workspace
 from mnist_core.models import init_model
 from mnist_core.training.augment import augment_batch, random_affine_params
+from mnist_core.training.config import TrainConfig
+from mnist_core.training.engine import StepTimes
 from mnist_core.training.pipeline import batch_generator, epoch_order
-from mnist_core.training.trainer import (
-    DRAWN_KNOBS,
-    RECIPES,
-    StepTimes,
-    TrainConfig,
-    recipe_value,
-    split_validation,
-    train,
-)
+from mnist_core.training.run import split_validation, train
 
 ARCHS = ("mnist-fc", "mnist-cnn")
 TARGET_S = {"mnist-fc": 1.3, "mnist-cnn": 5.0}      # what mnist-core promises per epoch on a 2-core CPU
@@ -180,24 +173,25 @@ def main(argv=None):
     return 0
 
 
+OPT_IN = {"stroke_width": 0.5, "shear": 0.2, "elastic": 2.0}  # the opt-in transforms, at typical strengths
+
+
 def print_augmentation_alone(images, xp, seed, batch=1000, repeats=15):
     """ms to augment one batch of `batch` images, one thread, scratch arrays reused as the trainer reuses them."""
-    redrawn = xp.asarray(images[batch:2 * batch])   # stand-in for the redrawn bank (see the module docstring)
     x = xp.asarray(images[:batch].astype(np.float32) / 255)
-    header = ("recipe", "what it does", "ms per 1,000 images (median of 15)")
+    header = ("augmentation", "ms per 1,000 images (median of 15)")
     table = []
-    for recipe in ("best", "drawn"):
-        knobs = {knob: recipe_value(RECIPES[recipe], knob, "mnist-fc") for knob in DRAWN_KNOBS}
+    for what, knobs in (("affine warp (the recipe's)", {}),
+                        ("+ " + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in OPT_IN.items()), OPT_IN)):
         config = TrainConfig(augment=True, **knobs)
         workspace = Workspace(xp)
         seconds = []
         for repeat in range(repeats + 1):
             start = time.perf_counter()
-            augment_batch(xp, x, np.random.default_rng([seed, repeat]), config, redrawn, workspace=workspace)
+            augment_batch(xp, x, np.random.default_rng([seed, repeat]), config, workspace=workspace)
             synchronize(xp)
             seconds.append(time.perf_counter() - start)
-        what = ", ".join(f"{knob} {value:g}" for knob, value in knobs.items() if value) or "affine warp only"
-        table.append((recipe, what, f"{1000 * statistics.median(seconds[1:]):.1f}"))
+        table.append((what, f"{1000 * statistics.median(seconds[1:]):.1f}"))
     print("augmentation alone (one thread, the step not running):")
     print_table(header, table)
 
@@ -206,17 +200,17 @@ def print_step_split(rows):
     """Where one of our steps' time goes, in ms per step, averaged over every step of the run.
 
     forward, backward (loss included) and optimizer are the step's wall time (on the CPU, a
-    batch's slices go through forward and backward in threads at once); gather (images picked
-    and scaled to floats) and augment are the batch preparation's thread-seconds, summed over
-    its slices, which the step's own thread pool takes between the steps' tasks (so a step's
-    optimizer phase may include waiting for a slice of the next batch). The step column is an
-    epoch's seconds per step (validation included); other is what it holds beyond the step's
-    phases and waiting: validation, progress, Python.
+    batch's slices go through forward and backward in threads at once); preparation is the
+    batches' thread-seconds (gathering, scaling, augmenting), whose slices the step's own thread
+    pool takes between the steps' tasks (so a step's optimizer phase may include waiting for a
+    slice of the next batch). The step column is an epoch's seconds per step (validation
+    included); other is what it holds beyond the step's phases and waiting: validation,
+    progress, Python.
     """
-    print("ms per step (ours): forward, backward and optimizer are the step's wall time; gather and augment are the "
-          "batch preparation's thread-seconds (its slices run on the step's thread pool, between the steps' own "
-          "tasks); waiting is the training loop idle until its next batch")
-    header = ("what", "step", "forward", "backward", "optimizer", "waiting", "other", "gather", "augment")
+    print("ms per step (ours): forward, backward and optimizer are the step's wall time; preparation is the "
+          "batches' thread-seconds (its slices run on the step's thread pool, between the steps' own tasks); "
+          "waiting is the training loop idle until its next batch")
+    header = ("what", "step", "forward", "backward", "optimizer", "waiting", "other", "preparation")
     table = []
     for _, _, what, our_epochs, _, times in rows:
         per_step = {phase: 1000 * seconds for phase, seconds in times.per_step().items()}
@@ -224,7 +218,7 @@ def print_step_split(rows):
         other = step - sum(per_step[phase] for phase in ("forward", "backward", "optimizer", "waiting"))
         table.append((what, f"{step:.1f}", *(f"{per_step[p]:.1f}" for p in ("forward", "backward", "optimizer",
                                                                            "waiting")),
-                      f"{other:.1f}", f"{per_step['gather']:.1f}", f"{per_step['augment']:.1f}"))
+                      f"{other:.1f}", f"{per_step['preparation']:.1f}"))
     print_table(header, table)
 
 

@@ -43,7 +43,8 @@ TIME_PREDICTIONS = """async ([kind, count]) => {
         let request;
         if (kind === 'predict') {
             const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-            request = ['predict', {pixels, width: canvas.width, height: canvas.height, centre: true}, [pixels.buffer]];
+            const args = {pixels, width: canvas.width, height: canvas.height, centre: true};
+            request = ['predict_canvas', args, [pixels.buffer]];
         } else {
             request = ['sample', {index: i}, []];
         }
@@ -59,7 +60,7 @@ TIME_PREDICTIONS = """async ([kind, count]) => {
 # ms: the time `python -m mnist_core.eval` reports (forward pass and loss); roundTrip: as the page sees it.
 TIME_EVALUATION = """async () => {
     const started = performance.now();
-    const result = await window.mnistCore.call('evaluate');
+    const result = await window.mnistCore.call('evaluate_test_set');
     return {ms: result.ms, roundTrip: performance.now() - started};
 }"""
 

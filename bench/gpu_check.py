@@ -185,7 +185,7 @@ def evaluate_models(check, cupy, env):
         on_device = runs[-1]
         differ = np.flatnonzero(on_device.predictions != on_host.predictions)
         result = {"model": str(SHIPPED[arch].relative_to(REPO)), "images": len(labels),
-                  "inference_batch": model.inference_batch,
+                  "inference_slices": len(model.batch_slices(len(labels), model.inference_batch)),
                   "ms_median_of_10": 1000 * statistics.median(r.seconds for r in runs),
                   "ms_all": [round(1000 * r.seconds, 3) for r in runs],
                   "predictions_differing_from_numpy": len(differ), "differing_images": differ[:20].tolist(),
@@ -218,7 +218,7 @@ def train_models(check, cupy, env, out_dir, limit):
     from mnist_core.data import load_split
     from mnist_core.evaluation import evaluate
     from mnist_core.models import load_model
-    from mnist_core.training.trainer import TrainConfig
+    from mnist_core.training.config import TrainConfig
     test_images, test_labels = load_split("mnist", "test")
     check.results["train"] = {}
     for arch in ARCHS:
@@ -268,14 +268,15 @@ def torch_side(check, cupy, limit):
 
     from mnist_core.data import load_split
     from mnist_core.models import load_model
-    from mnist_core.training.trainer import TrainConfig
+    from mnist_core.training.config import TrainConfig
     if TORCH_DEVICE == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("PyTorch sees no CUDA device")
     test_images, test_labels = load_split("mnist", "test")
     images, labels = (part[:limit] for part in load_split("mnist", "train"))
     check.results["torch"] = {"eval": {}, "train": {}}
     for arch in ARCHS:
-        batch = load_model(SHIPPED[arch], xp=cupy).inference_batch  # the slices ours runs in on the GPU
+        on_gpu = load_model(SHIPPED[arch], xp=cupy)
+        batch = on_gpu.batch_slices(len(test_labels), on_gpu.inference_batch)[0][1]  # the slices ours runs in there
         ms, predictions, accuracy = torch_eval(load_model(SHIPPED[arch]), test_images, test_labels, 10,
                                                 device=TORCH_DEVICE, batch=batch)
         check.results["torch"]["eval"][arch] = {"ms_median_of_10": ms, "accuracy": 100 * accuracy,

@@ -1,20 +1,26 @@
-"""The one place that chooses the array module (`xp`): NumPy by default, CuPy when asked for.
+"""The one place that knows devices and runtimes: the array module (`xp`), host or GPU, Pyodide or not.
 
 Kernels take `xp` as an argument and never import NumPy or CuPy themselves. CuPy is imported
 only inside `get_array_module("cupy")`, so the NumPy path never pays for it. The few element-wise
 kernels that CuPy can fuse into one GPU pass (bias + ReLU, AdamW) ask `fused_kernel` for one and
 fall back to plain `xp` code when it says None: on NumPy, in Pyodide and on the CuPy stand-in.
-On the host, `blas_threads` sets how many threads NumPy's BLAS may use (the trainer runs its own).
+Every other module that must act differently on a GPU, in WebAssembly or with threads asks a
+question here (`is_host`, `batch_slice`, `cpu_threads`, `can_start_threads`, `IN_WEBASSEMBLY`)
+rather than looking for itself.
 """
 
 import contextlib
-import threading
+import os
+import sys
 
 import numpy as np
 
 from .errors import BackendUnavailableError
 
 BACKENDS = ("numpy", "cupy")
+
+# Pyodide runs CPython compiled to WebAssembly: no threads, and a NumPy without BLAS.
+IN_WEBASSEMBLY = sys.platform == "emscripten"
 
 CUPY_INSTALL_HINT = (
     "install it with `pip install mnist-core[cupy]` (CUDA 12) or the cupy-cudaXXx wheel "
@@ -62,6 +68,14 @@ def is_host(xp):
     return xp is np
 
 
+def take_unchecked(xp, flat, index, out):
+    """out[...] = flat[index] for indices known to be in range. NumPy's take checks the bounds in a pass of its
+    own unless told the indices wrap (they never need to here); CuPy's take checks nothing and has no mode."""
+    if xp is np:
+        return np.take(flat, index, out=out, mode="wrap")
+    return xp.take(flat, index, out=out)
+
+
 def synchronize(xp):
     """Wait until the device has finished the work queued so far (a no-op on the host), e.g. before reading a clock."""
     cuda = getattr(xp, "cuda", None)
@@ -89,60 +103,38 @@ def fused_kernel(xp, name, in_params, out_params, operation):
     return kernel
 
 
-# OpenBLAS's thread-count functions, as NumPy's own wheels (scipy-openblas, 64-bit ints) and other builds name them.
-_OPENBLAS_SETTERS = tuple(f"{prefix}_set_num_threads{suffix}"
-                          for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "")))
-_OPENBLAS_GETTERS = tuple(name.replace("_set_", "_get_") for name in _OPENBLAS_SETTERS)
-_blas_lock = threading.Lock()
-_blas_controls = []
+def batch_slice(xp, host_size):
+    """How many images one slice of a batch takes: `host_size` on the host, where slices that fit a CPU's caches
+    (and that threads take at once) are faster; None, the whole batch, on a GPU, which is busiest with the most."""
+    return host_size if is_host(xp) else None
 
 
-def _openblas_controls():
-    """(get, set) of the OpenBLAS loaded in this process, or None: found through /proc/self/maps (Linux), where
-    NumPy's wheels load it; elsewhere (macOS's Accelerate, Pyodide without BLAS) there is nothing to set."""
-    if not _blas_controls:
-        import ctypes  # here: only a host trainer needs it
-        found = None
-        try:
-            with open("/proc/self/maps") as maps:
-                paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
-        except OSError:
-            paths = set()
-        for path in sorted(paths):
-            try:
-                library = ctypes.CDLL(path)
-            except OSError:
-                continue
-            getter = next((getattr(library, name) for name in _OPENBLAS_GETTERS if hasattr(library, name)), None)
-            setter = next((getattr(library, name) for name in _OPENBLAS_SETTERS if hasattr(library, name)), None)
-            if getter is not None and setter is not None:
-                getter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-                found = (getter, setter)
-                break
-        _blas_controls.append(found)
-    return _blas_controls[0]
+def can_start_threads():
+    """False in Pyodide (WebAssembly in a browser), which has no threads to start."""
+    return not IN_WEBASSEMBLY
+
+
+def cpu_threads(xp, wanted=0):
+    """Threads that may take slices of a step at once: `wanted` (0: one per core) on the host, 1 on a GPU (its
+    own parallelism does the work) and where no thread can start."""
+    if not is_host(xp) or not can_start_threads():
+        return 1
+    return max(1, wanted or os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
-def blas_threads(n):
-    """Within the block, NumPy's BLAS (OpenBLAS) uses at most `n` threads, in the whole process; yields whether
-    it could be set (False where NumPy's BLAS is not an OpenBLAS this can find).
+def limit_blas_threads(n):
+    """Within the block, NumPy's BLAS uses at most `n` threads; yields whether it could be limited.
 
-    The trainer runs slices of a batch in threads of its own, each calling BLAS: OpenBLAS's own
-    threads would then only compete with them, and its threaded products, which synchronise
-    their threads hundreds of times per product, slow down many times over on a machine whose
-    cores other programs are using.
+    Threads of our own that each call BLAS (the trainer's slices) would otherwise compete with
+    BLAS's own threads, whose products synchronise hundreds of times each and slow down many
+    times over when the cores are shared. threadpoolctl (the training extra) does the limiting;
+    without it, or without a BLAS it knows (Pyodide has none), nothing is limited.
     """
-    controls = _openblas_controls()
-    if controls is None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
         yield False
         return
-    get, set_threads = controls
-    with _blas_lock:
-        previous = get()
-        set_threads(n)
-    try:
-        yield True
-    finally:
-        with _blas_lock:
-            set_threads(previous)
+    with threadpool_limits(limits=n, user_api="blas") as limiter:
+        yield bool(limiter.get_original_num_threads().get("blas"))

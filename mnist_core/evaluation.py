@@ -8,6 +8,7 @@ import numpy as np
 
 from .backend import to_host
 from .layers import softmax_cross_entropy
+from .mnist import IMAGE_SIZE
 
 EVAL_PHYSICAL_BATCH = 500  # ggml reports the mean of per-batch mean losses over batches of 500
 INK_THRESHOLD = 220        # ggml prints a pixel as "##" from this value on
@@ -66,5 +67,5 @@ def evaluate(model, images, labels, batch_size=EVAL_PHYSICAL_BATCH):
 
 def ascii_digit(image):
     """28 lines of 28 two-character cells: "##" for ink (>= 220), "__" for background."""
-    rows = np.asarray(image).reshape(28, 28) >= INK_THRESHOLD
+    rows = np.asarray(image).reshape(IMAGE_SIZE, IMAGE_SIZE) >= INK_THRESHOLD
     return "\n".join("".join("##" if ink else "__" for ink in row) for row in rows)

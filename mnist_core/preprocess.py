@@ -17,9 +17,9 @@ Everything here runs on single images, on the host, in NumPy; the browser runs i
 import numpy as np
 
 from .errors import MnistCoreError
+from .mnist import IMAGE_SIZE
 from .strokes import stroke_width
 
-IMAGE_SIZE = 28
 BOX_SIZE = 20
 CENTRE = 14.0  # where MNIST's centres of mass are, in pixel indices (see above)
 # Ink levels (0..255) at or below this are background when looking for the digit's extent; it
@@ -27,7 +27,7 @@ CENTRE = 14.0  # where MNIST's centres of mass are, in pixel indices (see above)
 INK_THRESHOLD = 8
 CHANNELS = {1: "grayscale", 3: "RGB", 4: "RGBA"}
 # Strokes thinner than this once fitted into the 20x20 box are grown to it (thicken_to_pen_width);
-# chosen on bench/bench_drawn.py (README, "Drawn digits").
+# chosen on bench/bench_drawn.py (docs/training.md, "Drawn digits").
 MIN_PEN_WIDTH = 2.8
 WORK_SCALE = 4
 # ITU-R BT.601 luma (0.299, 0.587, 0.114) in 1/256ths; they sum to 256, so white stays 255.

@@ -1,11 +1,11 @@
 """`python -m mnist_core.train ARCH OUT.gguf [TRAIN_IMAGES TRAIN_LABELS]`: ggml's mnist-train, in Python.
 
 With no data arguments it trains on the fetched MNIST training set and, at the end, reports
-the result on the fetched test set. The command line is stored in the model file's metadata.
+the result on the fetched test set. The model file's metadata holds every setting and the command
+line that makes the same model (training.config.command_line).
 """
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -15,13 +15,13 @@ from .cli import run_cli
 from .errors import MnistCoreError
 from .eval import parse_backend
 from .evaluation import evaluate
+from .formats.gguf_constants import KEY_TEST_ACCURACY, KEY_TRAINING_COMMAND
 from .formats.idx import read_idx_pair
 from .models import ARCHITECTURES, init_model, save_model
 from .training.checkpoint import load_checkpoint, save_checkpoint
+from .training.config import DEFAULT_RECIPE, RECIPES, TrainConfig, command_line, resolve_config
 from .training.optimizer import AdamW
-from .training.trainer import DRAWN_KNOBS, RECIPES, SilentReporter, TrainConfig, recipe_value, train
-
-COMMAND_KEY = "mnist_core.training.command"
+from .training.run import SilentReporter, train
 
 
 class ProgressReporter(SilentReporter):
@@ -69,34 +69,29 @@ def build_parser():
     parser.add_argument("images", nargs="?", help="IDX training images (default: the fetched MNIST training set)")
     parser.add_argument("labels", nargs="?", help="IDX training labels")
     parser.add_argument("ggml_backend", nargs="?", metavar="BACKEND", help=argparse.SUPPRESS)
-    defaults = TrainConfig()
     parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: numpy)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help="images per step (default: %(default)s)")
+    defaults = TrainConfig()  # ggml's values; a recipe may set others, a flag overrides both
+    parser.add_argument("--epochs", type=int, help=f"epochs (default: {defaults.epochs})")
+    parser.add_argument("--batch-size", type=int, help=f"images per step (default: {defaults.batch_size})")
     recipe_rates = "; ".join(f"{name}: " + ", ".join(f"{arch} {lr:g}" for arch, lr in recipe["learning_rate"].items())
                              for name, recipe in RECIPES.items())
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default: the recipe's for ARCH; {recipe_rates})")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
-                        help="AdamW weight decay (default: %(default)s)")
-    parser.add_argument("--val-split", type=float, default=defaults.val_split,
-                        help="fraction held out (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed for init, shuffling and augmentation")
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="drawn",
-                        help="'ggml': the reference's init, constant rate, no augmentation; 'best': ours for MNIST; "
-                             "'drawn' (default): 'best' plus digits drawn as pen strokes, shear, elastic distortion "
-                             "and stroke width (what made the shipped models)")
+    parser.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default: {defaults.weight_decay})")
+    parser.add_argument("--val-split", type=float, help=f"fraction held out (default: {defaults.val_split})")
+    parser.add_argument("--seed", type=int,
+                        help=f"seed for init, shuffling and augmentation (default: {defaults.seed})")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE,
+                        help=f"'{DEFAULT_RECIPE}' (default): He init, cosine-decayed rate, random rotation, scale and "
+                             "shift; 'ggml': the reference's init, constant rate, no augmentation")
     parser.add_argument("--init", choices=["he", "ggml"], help="override the recipe's weight init")
     parser.add_argument("--schedule", choices=["cosine", "constant"],
                         help="override the recipe's learning-rate schedule")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="override the recipe's data augmentation")
-    parser.add_argument("--redraw", type=float, help="share of training images shown redrawn as pen strokes, 0..1 "
-                        "(default: the recipe's)")
-    parser.add_argument("--stroke-width", type=float, help="random ink thickening/thinning, pixels a side "
-                        "(default: the recipe's)")
-    parser.add_argument("--shear", type=float, help="random horizontal shear factor, +- (default: the recipe's)")
-    parser.add_argument("--elastic", type=float, help="elastic distortion, pixels (default: the recipe's)")
+    parser.add_argument("--stroke-width", type=float, help="also thicken or thin the ink at random by up to this "
+                        "many pixels a side (default 0: off; docs/training.md)")
+    parser.add_argument("--shear", type=float, help="also shear at random by up to this factor (default 0: off)")
+    parser.add_argument("--elastic", type=float, help="also distort elastically by this many pixels (default 0: off)")
     parser.add_argument("--limit", type=int, help="use only the first N training images (quick runs)")
     parser.add_argument("--checkpoint",
                         help="write a checkpoint here after every epoch (default with --resume: OUT.ckpt)")
@@ -108,25 +103,13 @@ def build_parser():
 
 
 def config_from_args(args):
-    recipe = RECIPES[args.recipe]
-    for name, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("limit", args.limit)):
-        if value is not None and value < 1:
-            raise MnistCoreError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if args.lr is not None and not args.lr > 0:
-        raise MnistCoreError(f"--lr must be positive, got {args.lr}")
-    if not 0 <= args.val_split < 1:
-        raise MnistCoreError(f"--val-split must be in [0, 1), got {args.val_split}")
-    drawn = {knob: recipe_value(recipe, knob, args.arch) if getattr(args, knob) is None else getattr(args, knob)
-             for knob in DRAWN_KNOBS}
-    for knob, value in drawn.items():
-        if not 0 <= value <= (1 if knob == "redraw" else 10):
-            raise MnistCoreError(f"--{knob.replace('_', '-')} must be in [0, {1 if knob == 'redraw' else 10}], "
-                                 f"got {value}")
-    return TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr or recipe["learning_rate"][args.arch],
-        weight_decay=args.weight_decay, val_split=args.val_split, seed=args.seed,
-        init=args.init or recipe["init"], schedule=args.schedule or recipe["schedule"],
-        augment=recipe["augment"] if args.augment is None else args.augment, **drawn)
+    """The run's TrainConfig: the recipe for ARCH with the knobs given on the command line."""
+    if args.limit is not None and args.limit < 1:
+        raise MnistCoreError(f"--limit must be at least 1, got {args.limit}")
+    return resolve_config(args.arch, args.recipe, epochs=args.epochs, batch_size=args.batch_size,
+                          learning_rate=args.lr, weight_decay=args.weight_decay, val_split=args.val_split,
+                          seed=args.seed, init=args.init, schedule=args.schedule, augment=args.augment,
+                          stroke_width=args.stroke_width, shear=args.shear, elastic=args.elastic)
 
 
 def training_data(args):
@@ -155,7 +138,8 @@ def main(argv=None):
     config = config_from_args(args)
     images, labels, test_paths = training_data(args)
     checkpoint = args.checkpoint or (f"{args.out}.ckpt" if args.resume else None)
-    metadata = {COMMAND_KEY: shlex.join(["python", "-m", "mnist_core.train", *argv]), **config.as_metadata()}
+    command = command_line(args.arch, args.out, config, args.recipe, args.images, args.labels, args.limit)
+    metadata = {KEY_TRAINING_COMMAND: command, **config.as_metadata()}
 
     start_epoch, optimizer = 0, None
     if args.resume and Path(checkpoint).exists():
@@ -189,7 +173,7 @@ def main(argv=None):
     if test_paths:
         test_images, test_labels = read_idx_pair(*test_paths)
         result = evaluate(model, test_images, test_labels)
-        metadata["mnist_core.training.test_accuracy"] = result.accuracy
+        metadata[KEY_TEST_ACCURACY] = result.accuracy
         print(f"main: test_loss={result.loss:.6f}+-{result.loss_uncertainty:.6f}")
         print(f"main: test_acc={result.accuracy * 100:.2f}+-{result.accuracy_uncertainty * 100:.2f}%")
     save_model(model, args.out, metadata)

@@ -112,7 +112,7 @@ def test_training_on_the_cupy_path_equals_numpy_and_keeps_the_data_on_the_device
     module, transfers = cupy_backend
     images, labels = synthetic_digits(400)
     config = TrainConfig(epochs=2, batch_size=50, learning_rate=0.005, seed=2, augment=True,
-                         stroke_width=0.5, shear=0.2, elastic=2.0)  # every warp of the drawn recipe but redraw
+                         stroke_width=0.5, shear=0.2, elastic=2.0)  # every warp the augmentation has
     host_model, device_model = init_model(arch, seed=1), init_model(arch, seed=1, xp=module)
     if transfers is not None:
         transfers.clear()
@@ -138,7 +138,7 @@ def test_training_reports_every_batch_on_the_cupy_path_too(cupy_backend):
     every batch, with the same numbers as on NumPy."""
     from mnist_core.models import init_model
     from mnist_core.training import TrainConfig, train
-    from mnist_core.training.trainer import SilentReporter
+    from mnist_core.training.run import SilentReporter
     from test_training import synthetic_digits
     module, _ = cupy_backend
 

@@ -14,9 +14,10 @@ from conftest import SHIPPED_MODELS
 from mnist_core.browser import App
 from mnist_core.browser.evaluation import GALLERY_LIMIT
 from mnist_core.browser.model_files import MAX_MODEL_FILE_BYTES
+from mnist_core.browser.predictions import prediction
+from mnist_core.formats.gguf_constants import KEY_TRAINING_COMMAND
 from mnist_core.formats.gguf_writer import write_gguf
 from mnist_core.models import init_model, load_model, save_model
-from mnist_core.train import COMMAND_KEY
 from page_cases import MAX_FILE_BYTES, bad_model_files, cli_figures, ggml_style_cnn, gguf_package_fc
 from web_support import ARCHS, build_site, run_in_pyodide, site_model_path, site_test_set
 
@@ -27,9 +28,9 @@ FIGURES = ("accuracy", "accuracy_uncertainty", "loss", "loss_uncertainty")
 def app(mnist_test):
     """App natively, with the shipped models and the MNIST test set."""
     app = App()
-    app.test_images, app.test_labels = mnist_test
+    app.test_set.images, app.test_set.labels = mnist_test
     for arch in ARCHS:
-        app.load_model(arch, SHIPPED_MODELS[arch].read_bytes())
+        app.load_shipped_model(arch, SHIPPED_MODELS[arch].read_bytes())
     return app
 
 
@@ -57,11 +58,11 @@ def test_evaluation_prints_what_the_cli_prints_for_the_same_model_file(evaluatio
 @pytest.mark.parametrize("arch", ARCHS)
 def test_confusion_matrix_counts_each_test_image_once_as_the_model_predicts_it(app, evaluations, arch):
     confusion = np.array(evaluations[arch]["confusion"])
-    predictions = app.models[arch].predict(app.test_images)
+    predictions = app.models.get(arch).predict(app.test_set.images)
     assert confusion.shape == (10, 10) and confusion.sum() == 10_000
-    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(app.test_labels, minlength=10))
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(app.test_set.labels, minlength=10))
     np.testing.assert_array_equal(confusion.sum(axis=0), np.bincount(predictions, minlength=10))
-    assert confusion[3, 5] == np.sum((app.test_labels == 3) & (predictions == 5))
+    assert confusion[3, 5] == np.sum((app.test_set.labels == 3) & (predictions == 5))
     assert f"{100 * np.trace(confusion) / 10_000:.2f}" == evaluations[arch]["accuracy"]
 
 
@@ -75,12 +76,12 @@ def test_progress_is_reported_slice_by_slice_up_to_every_image(evaluations, arch
 
 def test_gallery_holds_the_misclassified_images_in_order_with_their_pixels(app, evaluations):
     result = evaluations["mnist-cnn"]
-    wrong = np.flatnonzero(app.models["mnist-cnn"].predict(app.test_images) != app.test_labels)
+    wrong = np.flatnonzero(app.models.get("mnist-cnn").predict(app.test_set.images) != app.test_set.labels)
     assert result["misclassified"] == wrong.size == 10_000 - np.trace(result["confusion"])
     shown = wrong[:GALLERY_LIMIT]
     assert [index for index, _, _ in result["gallery"]] == shown.tolist()
-    assert all(label == app.test_labels[i] and predicted != label for i, label, predicted in result["gallery"])
-    assert result["gallery_images"] == app.test_images[shown].tobytes()
+    assert all(label == app.test_set.labels[i] and predicted != label for i, label, predicted in result["gallery"])
+    assert result["gallery_images"] == app.test_set.images[shown].tobytes()
 
 
 def test_a_confusion_cell_gives_its_images_one_after_another_with_the_prediction(app):
@@ -95,7 +96,7 @@ def test_a_confusion_cell_gives_its_images_one_after_another_with_the_prediction
     for sample in shown:
         assert sample["label"] == label and sample["digit"] == predicted
         assert sample["cell"] == [label, predicted] and sample["cell_count"] == count
-        assert sample["image28"] == app.test_images[sample["index"]].tobytes()
+        assert sample["image28"] == app.test_set.images[sample["index"]].tobytes()
     empty_label, empty_predicted = np.argwhere(full == 0)[0]
     with pytest.raises(ValueError, match=f"no test image with label {empty_label} was predicted as {empty_predicted}"):
         app.confusion_sample(empty_label, empty_predicted)
@@ -111,25 +112,25 @@ def test_the_size_limit_is_the_one_the_tests_use():
 def test_a_model_file_joins_the_list_by_its_file_name_with_arch_parameters_and_command(tmp_path):
     app = App()
     model = init_model("mnist-cnn", seed=3)
-    save_model(model, tmp_path / "mine.gguf", {COMMAND_KEY: "python -m mnist_core.train mnist-cnn mine.gguf"})
-    app.load_model("mnist-fc", SHIPPED_MODELS["mnist-fc"].read_bytes())
+    save_model(model, tmp_path / "mine.gguf", {KEY_TRAINING_COMMAND: "python -m mnist_core.train mnist-cnn mine.gguf"})
+    app.load_shipped_model("mnist-fc", SHIPPED_MODELS["mnist-fc"].read_bytes())
     described = app.open_model_file((tmp_path / "mine.gguf").read_bytes(), "mine.gguf")
     assert described == {"name": "mine.gguf", "arch": "mnist-cnn", "parameters": 9_098,
                          "command": "python -m mnist_core.train mnist-cnn mine.gguf"}
-    assert app.arch == "mine.gguf"
+    assert app.models.selected == "mine.gguf"
     image = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
-    np.testing.assert_allclose(app.predict_image(image)["probabilities"], model.predict_proba(image[None])[0],
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(prediction(app.models.current(), image)["probabilities"],
+                               model.predict_proba(image[None])[0], rtol=0, atol=1e-6)
     # The same name again is a second entry; a file without a command says so.
     write_gguf(tmp_path / "plain.gguf", {"general.architecture": "mnist-cnn"}, model.host_params())
     again = app.open_model_file((tmp_path / "plain.gguf").read_bytes(), "mine.gguf")
     assert again["name"] == "mine.gguf (2)" and again["command"] is None
-    assert [entry["name"] for entry in app.model_list()] == ["mnist-fc", "mine.gguf", "mine.gguf (2)"]
-    assert app.model_list()[0]["parameters"] == 397_510
+    assert app.models.names() == ["mnist-fc", "mine.gguf", "mine.gguf (2)"]
+    assert app.models.describe("mnist-fc")["parameters"] == 397_510
     # A file named like an architecture does not take the shipped model's place, loaded (FC) or not (CNN).
     for arch in ("mnist-fc", "mnist-cnn"):
         assert app.open_model_file((tmp_path / "plain.gguf").read_bytes(), arch)["name"] == f"{arch} (2)"
-    assert app.models["mnist-fc"].arch == "mnist-fc" and "mnist-cnn" not in app.models
+    assert app.models.get("mnist-fc").arch == "mnist-fc" and "mnist-cnn" not in app.models
 
 
 @pytest.mark.parametrize("kind", ["ggml", "gguf package"])
@@ -139,10 +140,10 @@ def test_ggml_and_gguf_package_files_load_and_predict_as_the_desktop_does(tmp_pa
     else:
         name, data = "gguf-fc.gguf", gguf_package_fc(SHIPPED_MODELS["mnist-fc"], tmp_path / "gguf-fc.gguf")
     app = App()
-    app.test_images, app.test_labels = mnist_test
+    app.test_set.images, app.test_set.labels = mnist_test
     assert "error" not in app.open_model_file(data, name)
     original = load_model(SHIPPED_MODELS["mnist-cnn" if kind == "ggml" else "mnist-fc"])
-    np.testing.assert_allclose(app._model().predict_proba(mnist_test[0][:500]),
+    np.testing.assert_allclose(app.models.current().predict_proba(mnist_test[0][:500]),
                                original.predict_proba(mnist_test[0][:500]), rtol=0, atol=1e-6)
 
 
@@ -150,16 +151,16 @@ def test_ggml_and_gguf_package_files_load_and_predict_as_the_desktop_does(tmp_pa
 def test_a_bad_model_file_is_one_line_naming_it_and_the_model_in_use_stays(case):
     _, name, data, fragment = case
     app = App()
-    app.load_model("mnist-cnn", SHIPPED_MODELS["mnist-cnn"].read_bytes())
+    app.load_shipped_model("mnist-cnn", SHIPPED_MODELS["mnist-cnn"].read_bytes())
     image = np.arange(784, dtype=np.uint8).reshape(28, 28)
-    before = app.predict_image(image)
+    before = prediction(app.models.current(), image)
     checked = app.check_model_file(name, len(data))
     result = app.open_model_file(data, name) if "error" not in checked else checked
     assert set(result) == {"error"}
     assert result["error"].startswith(f"{name}: ") and fragment in result["error"], result["error"]
     assert "\n" not in result["error"]
-    assert list(app.models) == ["mnist-cnn"] and app.arch == "mnist-cnn"
-    assert app.predict_image(image)["probabilities"] == before["probabilities"]
+    assert app.models.names() == ["mnist-cnn"] and app.models.selected == "mnist-cnn"
+    assert prediction(app.models.current(), image)["probabilities"] == before["probabilities"]
 
 
 # --- in Pyodide ------------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ app.load_test_set(open("/site/data/t10k-images-idx3-ubyte", "rb").read(),
                   open("/site/data/t10k-labels-idx1-ubyte", "rb").read())
 results = {}
 for arch in ("mnist-fc", "mnist-cnn"):
-    app.load_model(arch, open(f"/site/models/{arch}-f32.gguf", "rb").read())
+    app.load_shipped_model(arch, open(f"/site/models/{arch}-f32.gguf", "rb").read())
     started = time.perf_counter()
     result = app.evaluate_test_set()
     result["wall_s"] = time.perf_counter() - started
@@ -206,8 +207,8 @@ def test_evaluation_in_pyodide_prints_what_the_cli_prints_natively(in_pyodide, a
     print(f"{arch}: evaluation of 10,000 images in Pyodide under Node took {result['wall_s']:.2f} s")
     assert {key: result[key] for key in FIGURES} == expected
     native = App()
-    native.test_images, native.test_labels = site_test_set(site)
-    native.load_model(arch, site_model_path(arch, site).read_bytes())
+    native.test_set.images, native.test_set.labels = site_test_set(site)
+    native.load_shipped_model(arch, site_model_path(arch, site).read_bytes())
     assert result["confusion"] == native.evaluate_test_set()["confusion"]
 
 

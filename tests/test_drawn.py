@@ -1,4 +1,4 @@
-"""Digits as strokes: thinning, tracing, drawing; the drawn-digit augmentation; preparation that thickens thin ink."""
+"""Digits as strokes: thinning, tracing, drawing; the augmentation's transforms; preparation that thickens thin ink."""
 
 from types import SimpleNamespace
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core import strokes
+from mnist_core.browser.predictions import prediction
 from mnist_core.preprocess import centre_digit, prepare_canvas, thicken_to_pen_width
 from mnist_core.training.augment import (
     augment_batch,
@@ -15,9 +16,8 @@ from mnist_core.training.augment import (
     random_elastic_field,
     vary_stroke_width,
 )
-from mnist_core.training.redraw import redraw_bank, redraw_digit
 
-DRAWN = dict(augment=True, redraw=0.5, stroke_width=0.5, shear=0.2, elastic=2.0)
+EVERY_TRANSFORM = dict(augment=True, stroke_width=0.5, shear=0.2, elastic=2.0)
 
 
 def line_image(width=5, size=40):
@@ -92,59 +92,15 @@ def test_join_starts_at_the_top_and_goes_to_the_nearest_stroke_end():
     np.testing.assert_array_equal(joined[4:], far[::-1])      # its (30, 20) end is nearer (12, 20)
 
 
-# ---------------------------------------------------------------- redrawn digits
-
-
-def test_redrawn_digits_are_uint8_28x28_seeded_and_keep_their_label(digits):
-    """Label-preserving: the shipped MNIST model still reads nearly all redrawn digits as their label."""
-    from mnist_core.models import load_model
-    from mnist_core.shipped import shipped_model_path
-    images, labels = digits
-    def redraw_all():
-        return np.stack([redraw_digit(image, int(label), np.random.default_rng(k))
-                         for k, (image, label) in enumerate(zip(images, labels, strict=True))])
-
-    first, again = redraw_all(), redraw_all()
-    assert first.shape == images.shape and first.dtype == np.uint8
-    np.testing.assert_array_equal(first, again)
-    assert not np.array_equal(first, images)
-    model = load_model(shipped_model_path("mnist-fc"))
-    assert (model.predict(first) == labels).mean() >= 0.85
-
-
-def test_a_flag_is_added_to_some_1s_and_a_crossbar_to_some_7s(digits):
-    images, labels = digits
-    ones = images[labels == 1][:20]
-    extra_left = 0
-    for k, one in enumerate(ones):
-        redrawn = redraw_digit(one, 1, np.random.default_rng(k))
-        columns = np.flatnonzero(redrawn.any(axis=0))
-        original = np.flatnonzero(one.any(axis=0))
-        extra_left += columns[0] < original[0] - 1        # a flag reaches left of the stem
-    assert 3 <= extra_left <= 17                            # about FLAG_SHARE of them, not all, not none
-
-
-def test_redraw_bank_is_cached_and_reused(digits, tmp_path):
-    images, labels = digits[0][:30], digits[1][:30]
-    bank = redraw_bank(images, labels, seed=3, cache_dir=tmp_path)
-    files = list(tmp_path.glob("redrawn-*.npy"))
-    assert len(files) == 1 and bank.shape == images.shape
-    np.testing.assert_array_equal(redraw_bank(images, labels, seed=3, cache_dir=tmp_path), bank)
-    files[0].write_bytes(b"damaged")                           # a bad cache file is drawn again
-    np.testing.assert_array_equal(redraw_bank(images, labels, seed=3, cache_dir=tmp_path), bank)
-    assert not np.array_equal(redraw_bank(images, labels, seed=4, cache_dir=tmp_path), bank)
-
-
 # ---------------------------------------------------------------- augmentation
 
 
 def test_augment_batch_is_seeded_shaped_and_in_range(digits):
     images = digits[0][:64].astype(np.float32) / 255
-    redrawn = digits[0][64:128]
-    config = SimpleNamespace(**DRAWN)
-    a = augment_batch(np, images, np.random.default_rng(1), config, redrawn)
-    b = augment_batch(np, images, np.random.default_rng(1), config, redrawn)
-    c = augment_batch(np, images, np.random.default_rng(2), config, redrawn)
+    config = SimpleNamespace(**EVERY_TRANSFORM)
+    a = augment_batch(np, images, np.random.default_rng(1), config)
+    b = augment_batch(np, images, np.random.default_rng(1), config)
+    c = augment_batch(np, images, np.random.default_rng(2), config)
     assert a.shape == images.shape and a.dtype == np.float32
     assert a.min() >= 0 and a.max() <= 1 + 1e-6
     np.testing.assert_array_equal(a, b)
@@ -153,17 +109,8 @@ def test_augment_batch_is_seeded_shaped_and_in_range(digits):
 
 def test_augment_batch_off_is_the_identity(digits):
     images = digits[0][:8].astype(np.float32) / 255
-    off = SimpleNamespace(**{**DRAWN, "augment": False})
+    off = SimpleNamespace(**{**EVERY_TRANSFORM, "augment": False})
     assert augment_batch(np, images, np.random.default_rng(0), off) is images
-
-
-def test_redraw_share_replaces_about_that_share_of_the_images(digits):
-    images = np.zeros((400, 28, 28), dtype=np.float32)
-    redrawn = np.full((400, 28, 28), 255, dtype=np.uint8)
-    config = SimpleNamespace(augment=True, redraw=0.3, stroke_width=0.0, shear=0.0, elastic=0.0)
-    out = augment_batch(np, images, np.random.default_rng(0), config, redrawn)
-    replaced = (out[:, 14, 14] > 0.5).mean()                 # the centre pixel is ink only where redrawn
-    assert 0.22 < replaced < 0.38
 
 
 def test_stroke_width_change_thickens_and_thins_the_ink():
@@ -224,14 +171,13 @@ def test_warp_matches_its_per_pixel_definition(digits):
 
 def test_augmentation_with_a_reused_workspace_equals_fresh_arrays(digits):
     from mnist_core.layers import Workspace
-    config = SimpleNamespace(**DRAWN)
+    config = SimpleNamespace(**EVERY_TRANSFORM)
     workspace = Workspace(np)
     for batch in range(3):   # the workspace's arrays hold the previous batch's values each time
         images = digits[0][batch * 50:(batch + 1) * 50].astype(np.float32) / 255
-        redrawn = digits[0][batch * 50:(batch + 1) * 50][::-1].copy()  # stands in for the redrawn bank
         kept = images.copy()
-        reused = augment_batch(np, images, np.random.default_rng(batch), config, redrawn, workspace=workspace)
-        fresh = augment_batch(np, images, np.random.default_rng(batch), config, redrawn)
+        reused = augment_batch(np, images, np.random.default_rng(batch), config, workspace=workspace)
+        fresh = augment_batch(np, images, np.random.default_rng(batch), config)
         np.testing.assert_array_equal(reused, fresh)
         np.testing.assert_array_equal(images, kept)               # the input is left as it was
     assert workspace.nbytes > 0
@@ -292,9 +238,9 @@ def test_the_page_says_not_sure_exactly_when_the_top_probability_is_low(digits):
     from mnist_core.browser.predictions import UNSURE_BELOW
     from mnist_core.shipped import shipped_model_path
     app = App()
-    app.load_model("mnist-fc", shipped_model_path("mnist-fc").read_bytes())
+    app.load_shipped_model("mnist-fc", shipped_model_path("mnist-fc").read_bytes())
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 256, (28, 28), dtype=np.uint8) for _ in range(20)]  # scribbles: often unsure
-    results = [app.predict_image(image) for image in list(digits[0][:20]) + noise]
+    results = [prediction(app.models.current(), image) for image in list(digits[0][:20]) + noise]
     assert all(r["sure"] == (max(r["probabilities"]) >= UNSURE_BELOW) for r in results)
     assert any(r["sure"] for r in results) and not all(r["sure"] for r in results)

@@ -15,11 +15,11 @@ import pytest
 from conftest import SHIPPED_MODELS
 from handwriting import STYLES, drawings, misread_styles
 from mnist_core.browser import App
-from mnist_core.browser.learning import CORRECTIONS_KEY
+from mnist_core.browser.predictions import prediction
 from mnist_core.evaluation import evaluate
+from mnist_core.formats.gguf_constants import KEY_CORRECTIONS, KEY_TRAINING_COMMAND
 from mnist_core.layers import products
 from mnist_core.models import init_model, load_model
-from mnist_core.train import COMMAND_KEY
 from mnist_core.training import TrainConfig, train
 from mnist_core.training.finetune import Finetuner
 from mnist_core.training.run import TrainingRun
@@ -117,17 +117,17 @@ def test_twenty_corrections_cost_at_most_0_3_points_of_mnist_test_accuracy(arch,
 @pytest.fixture
 def app(replay, mnist_test):
     app = App()
-    app.test_images, app.test_labels = mnist_test
-    app.replay_images, app.replay_labels = replay
+    app.test_set.images, app.test_set.labels = mnist_test
+    app.learning.replay_images, app.learning.replay_labels = replay
     for arch in ARCHS:
-        app.load_model(arch, SHIPPED_MODELS[arch].read_bytes())
+        app.load_shipped_model(arch, SHIPPED_MODELS[arch].read_bytes())
     app.select_model("mnist-fc")
     return app
 
 
 def test_a_correction_is_learned_kept_saved_in_the_model_file_and_forgotten(app):
-    shipped = {name: value.copy() for name, value in app.models["mnist-fc"].params.items()}
-    digit, strokes = misread_styles(app.models["mnist-fc"])[0]
+    shipped = {name: value.copy() for name, value in app.models.get("mnist-fc").params.items()}
+    digit, strokes = misread_styles(app.models.get("mnist-fc"))[0]
     image = drawings(strokes, (0,))[0]
     result = app.correct(image.tobytes(), digit)
     assert result["digit"] == digit and result["count"] == 1 and result["learned"] == 1
@@ -135,39 +135,48 @@ def test_a_correction_is_learned_kept_saved_in_the_model_file_and_forgotten(app)
     saved = app.model_file()
     assert saved["file_name"] == "mnist-fc-1-corrections.gguf" and saved["corrections"] == 1
     reloaded = load_model(saved["bytes"])
-    assert reloaded.metadata[CORRECTIONS_KEY] == 1
-    assert reloaded.metadata[COMMAND_KEY] == load_model(SHIPPED_MODELS["mnist-fc"]).metadata[COMMAND_KEY]
+    assert reloaded.metadata[KEY_CORRECTIONS] == 1
+    shipped_command = load_model(SHIPPED_MODELS["mnist-fc"]).metadata[KEY_TRAINING_COMMAND]
+    assert reloaded.metadata[KEY_TRAINING_COMMAND] == shipped_command
     assert reloaded.predict(image[None])[0] == digit
     forgotten = app.forget_corrections()
-    assert forgotten["reset"] == ["mnist-fc"] and app.corrections_count()["count"] == 0
+    assert forgotten["reset"] == ["mnist-fc"] and app.learning.count == 0
     for name, value in shipped.items():
-        np.testing.assert_array_equal(app.models["mnist-fc"].params[name], value)
-    assert CORRECTIONS_KEY not in app.models["mnist-fc"].metadata
+        np.testing.assert_array_equal(app.models.get("mnist-fc").params[name], value)
+    assert KEY_CORRECTIONS not in app.models.get("mnist-fc").metadata
 
 
 def test_test_images_are_never_trained_on(app):
     with pytest.raises(ValueError, match="MNIST test image 7"):
-        app.correct(app.test_images[7].tobytes(), int(app.test_labels[7]))
-    assert app.corrections_count()["count"] == 0
+        app.correct(app.test_set.images[7].tobytes(), int(app.test_set.labels[7]))
+    assert app.learning.count == 0
 
 
 def test_corrections_and_a_learned_model_come_back_after_a_reload(app):
-    digit, strokes = misread_styles(app.models["mnist-fc"])[0]
+    digit, strokes = misread_styles(app.models.get("mnist-fc"))[0]
     image = drawings(strokes, (0,))[0]
     app.correct(image.tobytes(), digit)
     app.consolidate(100)
-    kept = app.model_file()["bytes"]
-    fresh = App()
-    assert fresh.restore_corrections(image.tobytes(), bytes([digit])) == {"count": 1}
-    fresh.restore_learned("mnist-fc", kept, SHIPPED_MODELS["mnist-fc"].read_bytes())
-    fresh.select_model("mnist-fc")
-    assert fresh.predict_image(image)["digit"] == digit
-    fresh.forget_corrections()
-    assert fresh.predict_image(image)["digit"] != digit  # back to the shipped weights
+    kept = [{"name": "mnist-fc", "bytes": app.model_file()["bytes"]}]
+    fresh = App()   # a reload: the page loads the shipped model, then puts back what it kept
+    fresh.load_shipped_model("mnist-fc", SHIPPED_MODELS["mnist-fc"].read_bytes())
+    restored = fresh.restore_kept(image.tobytes(), bytes([digit]), learned=kept)
+    assert restored["count"] == 1 and restored["refused"] == []
+    assert [(m["name"], m["learned"]) for m in restored["restored"]] == [("mnist-fc", True)]
+    assert prediction(fresh.models.current(), image)["digit"] == digit
+    assert fresh.forget_corrections()["reset"] == ["mnist-fc"]
+    assert prediction(fresh.models.current(), image)["digit"] != digit  # back to the shipped weights
+    # Kept for a model not loaded yet (here the CNN): forgetting takes it out, to be loaded afresh.
+    other = App()
+    other.load_shipped_model("mnist-fc", SHIPPED_MODELS["mnist-fc"].read_bytes())
+    other.restore_kept(b"", b"", learned=[{"name": "mnist-cnn", "bytes": SHIPPED_MODELS["mnist-cnn"].read_bytes()}])
+    assert other.has_model("mnist-cnn") and other.models.selected == "mnist-fc"
+    forgotten = other.forget_corrections()
+    assert forgotten["unloaded"] == ["mnist-cnn"] and forgotten["removed"] == [] and not other.has_model("mnist-cnn")
 
 
 def test_training_in_the_page_adds_a_model_whose_file_holds_the_command(app, mnist_train):
-    app.train_images, app.train_labels = mnist_train
+    app.training.images, app.training.labels = mnist_train
     info = app.start_training("mnist-fc", epochs=1, limit=1000, seed=2)
     assert info == {"arch": "mnist-fc", "epochs": 1, "steps": 10, "steps_per_epoch": 10, "images": 950,
                     "validation": 50}
@@ -177,14 +186,14 @@ def test_training_in_the_page_adds_a_model_whose_file_holds_the_command(app, mni
     assert progress[-1]["done"] and progress[-1]["step"] == 10
     assert sum("val_accuracy" in p for p in progress) >= 2 and "val_accuracy" in progress[-1]
     model = app.finish_training()
-    assert model["name"] == "mnist-fc trained in page" and app.arch == model["name"] and model["step"] == 10
-    assert model["command"] == ("python -m mnist_core.train mnist-fc mnist-fc-trained-in-page.gguf --recipe best "
+    assert model["name"] == "mnist-fc trained in page" and app.models.selected == model["name"] and model["step"] == 10
+    assert model["command"] == ("python -m mnist_core.train mnist-fc mnist-fc-trained-in-page.gguf "
                                 "--epochs 1 --batch-size 100 --lr 0.002 --seed 2 --limit 1000")
     assert load_model(app.model_file()["bytes"]).metadata["mnist_core.training.steps_done"] == 10
 
 
 def test_the_command_a_model_trained_in_the_page_carries_makes_the_same_model(app, mnist_train, tmp_path):
-    app.train_images, app.train_labels = mnist_train
+    app.training.images, app.training.labels = mnist_train
     app.start_training("mnist-fc", epochs=1, limit=600, seed=5)
     while not app.training_step(4)["done"]:
         pass
@@ -193,24 +202,24 @@ def test_the_command_a_model_trained_in_the_page_carries_makes_the_same_model(ap
     out = tmp_path / command[4]
     subprocess.run([sys.executable, *command[1:4], str(out), *command[5:]], cwd=tmp_path, check=True,
                    capture_output=True, timeout=600)
-    trained = app.models["mnist-fc trained in page"]
+    trained = app.models.get("mnist-fc trained in page")
     for name, value in load_model(out).params.items():
         np.testing.assert_array_equal(trained.params[name], value, err_msg=name)
 
 
 def test_training_the_selected_model_further_starts_from_a_copy_of_it_at_a_tenth_of_the_rate(app, mnist_train):
-    app.train_images, app.train_labels = mnist_train
+    app.training.images, app.training.labels = mnist_train
     app.select_model("mnist-cnn")
-    shipped = app.models["mnist-cnn"].params["dense.weight"].copy()
+    shipped = app.models.get("mnist-cnn").params["dense.weight"].copy()
     info = app.start_training("mnist-fc", epochs=1, continue_selected=True, limit=300)
     assert info["arch"] == "mnist-cnn" and info["steps"] == 3
     app.training_step(2)
     model = app.finish_training()  # stopped early: the model as far as it got
     assert model["step"] == 2 and model["steps"] == 3 and "--lr 0.0005" in model["command"]
-    np.testing.assert_array_equal(app.models["mnist-cnn"].params["dense.weight"], shipped)
-    trained = app.models[model["name"]].params["dense.weight"]
+    np.testing.assert_array_equal(app.models.get("mnist-cnn").params["dense.weight"], shipped)
+    trained = app.models.get(model["name"]).params["dense.weight"]
     assert 0 < np.abs(trained - shipped).max() < 0.01
-    assert app.models[model["name"]].metadata["mnist_core.training.started_from"] == "mnist-cnn"
+    assert app.models.get(model["name"]).metadata["mnist_core.training.started_from"] == "mnist-cnn"
 
 
 # ---------------------------------------------------------------- the same in Pyodide, under Node
@@ -224,7 +233,7 @@ from mnist_core.training import TrainConfig
 from mnist_core.training.run import TrainingRun
 
 app = App()
-app.load_model("mnist-fc", open("/site/models/mnist-fc-f32.gguf", "rb").read())
+app.load_shipped_model("mnist-fc", open("/site/models/mnist-fc-f32.gguf", "rb").read())
 app.load_replay_set(open("/site/data/replay-images-idx3-ubyte", "rb").read(),
                     open("/site/data/replay-labels-idx1-ubyte", "rb").read())
 images, labels = np.load("/out/corrections.npy"), np.load("/out/labels.npy")
@@ -232,8 +241,8 @@ digits = []
 for image, label in zip(images, labels):
     digits.append(app.correct(image.tobytes(), int(label))["digit"])
     app.consolidate(100)
-np.save("/out/probabilities.npy", app.models["mnist-fc"].predict_proba(images))
-run = TrainingRun(init_model("mnist-cnn", seed=1), app.replay_images[:600], app.replay_labels[:600],
+np.save("/out/probabilities.npy", app.models.get("mnist-fc").predict_proba(images))
+run = TrainingRun(init_model("mnist-cnn", seed=1), app.learning.replay_images[:600], app.learning.replay_labels[:600],
                   TrainConfig(epochs=1, batch_size=100, learning_rate=0.005, seed=1))
 losses = run.advance(4)["losses"]
 {"digits": digits, "losses": losses, "matmul": products.matmul.__name__}
@@ -250,16 +259,16 @@ def test_pyodide_fine_tunes_and_trains_as_native_numpy_does(replay, tmp_path):
     assert result["matmul"] == "_einsum_matmul"
 
     app = App()
-    app.load_model("mnist-fc", site_model_path("mnist-fc", site).read_bytes())
-    app.replay_images, app.replay_labels = replay
+    app.load_shipped_model("mnist-fc", site_model_path("mnist-fc", site).read_bytes())
+    app.learning.replay_images, app.learning.replay_labels = replay
     digits = []
     for image, label in zip(images, labels, strict=True):
         digits.append(app.correct(image.tobytes(), int(label))["digit"])
         app.consolidate(100)
     assert result["digits"] == digits == labels.tolist()
     # einsum and BLAS sum in different orders; AdamW's steps keep the difference small
-    np.testing.assert_allclose(np.load(tmp_path / "probabilities.npy"), app.models["mnist-fc"].predict_proba(images),
-                               atol=2e-3)
+    native = app.models.get("mnist-fc").predict_proba(images)
+    np.testing.assert_allclose(np.load(tmp_path / "probabilities.npy"), native, atol=2e-3)
     run = TrainingRun(init_model("mnist-cnn", seed=1), replay[0][:600], replay[1][:600],
                       TrainConfig(epochs=1, batch_size=100, learning_rate=0.005, seed=1))
     np.testing.assert_allclose(result["losses"], run.advance(4)["losses"], rtol=1e-3)

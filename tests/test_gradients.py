@@ -244,10 +244,10 @@ def test_model_gradients_on_the_cupy_path_equal_numpys(rng, arch, cupy_backend):
 
 def test_a_training_step_taken_in_slices_equals_the_step_on_the_whole_batch(rng):
     """gradient_step sums the slices' gradients (each scaled by its share) into the batch's gradient."""
-    from mnist_core.training.trainer import gradient_step
+    from mnist_core.training.engine import gradient_step
 
     class Recorder:  # an optimiser that keeps the gradients it is given
-        def step(self, params, grads, lr):
+        def step(self, params, grads, lr, pool=None):
             self.grads = {name: grad.copy() for name, grad in grads.items()}
 
     images, labels = rng.random((10, 28, 28)), rng.integers(0, 10, 10)

@@ -61,8 +61,7 @@ def test_empty_canvas_gives_none_not_an_error():
 
 def test_app_reports_an_empty_canvas_as_a_result():
     app = App()
-    app.models["mnist-fc"] = init_model("mnist-fc")
-    app.arch = "mnist-fc"
+    app.models.put("mnist-fc", init_model("mnist-fc"))
     result = app.predict_canvas(as_rgba(blank_canvas()).tobytes(), 364, 364)
     assert result["empty"] is True and result["digit"] is None
     assert len(result["image28"]) == 784
@@ -197,12 +196,12 @@ def test_app_predicts_a_canvas_with_a_saved_and_reloaded_model(tmp_path):
     path = tmp_path / "mnist-cnn-f32.gguf"
     save_model(init_model("mnist-cnn", seed=1), path)
     app = App(seed=0)
-    app.load_model("mnist-cnn", path.read_bytes())
+    app.load_shipped_model("mnist-cnn", path.read_bytes())
     canvas = blank_canvas()
     canvas[60:300, 170:190] = 0
     result = app.predict_canvas(as_rgba(canvas).tobytes(), 364, 364)
     image = np.frombuffer(result["image28"], dtype=np.uint8).reshape(1, 28, 28)
-    expected = app.models["mnist-cnn"].predict_proba(image)[0]
+    expected = app.models.get("mnist-cnn").predict_proba(image)[0]
     assert result["digit"] == int(expected.argmax())
     np.testing.assert_allclose(result["probabilities"], expected, rtol=0, atol=1e-7)
     assert [d for d, _ in result["top"]] == list(np.argsort(-expected, kind="stable")[:3])
@@ -214,4 +213,4 @@ def test_app_refuses_a_model_of_another_architecture(tmp_path):
     path = tmp_path / "fc.gguf"
     save_model(init_model("mnist-fc"), path)
     with pytest.raises(ModelError, match="^models/mnist-cnn-f32.gguf: holds a mnist-fc model, expected mnist-cnn$"):
-        App().load_model("mnist-cnn", path.read_bytes(), name="models/mnist-cnn-f32.gguf")
+        App().load_shipped_model("mnist-cnn", path.read_bytes())

@@ -38,8 +38,8 @@ def test_short_training_learns_and_the_written_file_evaluates_the_same(arch, thr
     assert evaluated == trained
     model = load_model(out)
     assert model.metadata["mnist_core.training.command"] == (
-        f"python -m mnist_core.train {arch} {out} --limit 6000 --epochs 2 --batch-size 100 --lr 0.003 --no-augment "
-        "--seed 1")
+        f"python -m mnist_core.train {arch} {out} --epochs 2 --batch-size 100 --lr 0.003 --seed 1 --no-augment "
+        "--limit 6000")
     assert model.metadata["mnist_core.training.seed"] == 1
 
 
@@ -140,10 +140,9 @@ def test_augmentation_parameters_stay_in_their_ranges():
 
 
 @pytest.mark.parametrize("argv,expected", [
-    (["mnist-fc", "o.gguf"], dict(learning_rate=5e-3, init="he", schedule="cosine", augment=True, redraw=0.5,
-                                  stroke_width=0.5, shear=0.2, elastic=2.0)),
-    (["mnist-fc", "o.gguf", "--recipe", "best"], dict(learning_rate=5e-3, augment=True, redraw=0.0, elastic=0.0)),
-    (["mnist-fc", "o.gguf", "--redraw", "0.25", "--elastic", "0"], dict(redraw=0.25, elastic=0.0, shear=0.2)),
+    (["mnist-fc", "o.gguf"], dict(learning_rate=5e-3, init="he", schedule="cosine", augment=True, epochs=30,
+                                  stroke_width=0.0, shear=0.0, elastic=0.0)),
+    (["mnist-fc", "o.gguf", "--shear", "0.2", "--elastic", "2"], dict(shear=0.2, elastic=2.0, stroke_width=0.0)),
     (["mnist-cnn", "o.gguf"], dict(learning_rate=1e-2, init="he", schedule="cosine", augment=True)),
     (["mnist-cnn", "o.gguf", "--recipe", "ggml"],
      dict(learning_rate=1e-3, init="ggml", schedule="constant", augment=False)),
@@ -156,11 +155,40 @@ def test_train_cli_takes_the_recipe_for_the_architecture_and_explicit_flags_win(
     assert {key: getattr(config, key) for key in expected} == expected
 
 
-def test_train_cli_refuses_a_redraw_share_outside_0_to_1():
+@pytest.mark.parametrize("argv", [
+    ["mnist-fc", "o.gguf"],
+    ["mnist-cnn", "o.gguf", "--recipe", "ggml", "--epochs", "3"],
+    ["mnist-fc", "o.gguf", "imgs", "labs", "--lr", "0.0025", "--no-augment", "--seed", "7", "--limit", "600"],
+    ["mnist-cnn", "out dir/m.gguf", "--batch-size", "100", "--val-split", "0.1", "--weight-decay", "0.01",
+     "--init", "ggml", "--schedule", "constant", "--stroke-width", "0.5", "--shear", "0.2", "--elastic", "1.5"],
+])
+def test_the_stored_command_is_generated_from_the_config_and_parses_back_to_it(argv):
+    """command_line(config) is what the model file stores; the CLI given that command makes the same config."""
+    import shlex
+
+    from mnist_core.train import build_parser, config_from_args
+    from mnist_core.training.config import command_line
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    command = command_line(args.arch, args.out, config, args.recipe, args.images, args.labels, args.limit)
+    words = shlex.split(command)
+    assert words[:3] == ["python", "-m", "mnist_core.train"]
+    again = build_parser().parse_args(words[3:])
+    assert config_from_args(again) == config and (again.images, again.labels, again.limit) == (
+        args.images, args.labels, args.limit)
+    assert command_line(again.arch, again.out, config_from_args(again), again.recipe, again.images, again.labels,
+                        again.limit) == command
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--shear", "11", "--shear must be in [0, 10]"), ("--epochs", "0", "--epochs must be at least 1"),
+    ("--val-split", "1", "--val-split must be in [0, 1)"), ("--elastic", "nan", "--elastic must be a finite number"),
+])
+def test_train_cli_refuses_knobs_out_of_range_naming_the_flag(flag, value, message):
     from mnist_core.errors import MnistCoreError
     from mnist_core.train import build_parser, config_from_args
-    with pytest.raises(MnistCoreError, match="--redraw must be in"):
-        config_from_args(build_parser().parse_args(["mnist-fc", "o.gguf", "--redraw", "1.5"]))
+    with pytest.raises(MnistCoreError, match=re.escape(message)):
+        config_from_args(build_parser().parse_args(["mnist-fc", "o.gguf", flag, value]))
 
 
 def test_train_cli_refuses_a_non_positive_learning_rate():
@@ -171,17 +199,17 @@ def test_train_cli_refuses_a_non_positive_learning_rate():
 
 
 def test_adamw_in_pieces_on_a_thread_pool_equals_one_pass():
-    from concurrent.futures import ThreadPoolExecutor
+    from mnist_core.training.engine import StepPool
     rng = np.random.default_rng(3)
     shapes = {"big": (500, 784), "odd": (300_007,), "small": (10,)}   # 3 pieces each (3 threads); whole
     start = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
     grads = [{name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()} for _ in range(3)]
     alone, pooled = ({name: p.copy() for name, p in start.items()} for _ in range(2))
     one, other = AdamW(alone, 0.01, weight_decay=0.1, xp=np), AdamW(pooled, 0.01, weight_decay=0.1, xp=np)
-    with ThreadPoolExecutor(3) as workers:
+    with StepPool(3) as pool:
         for g in grads:
             one.step(alone, g)
-            other.step(pooled, g, workers=workers)
+            other.step(pooled, g, pool=pool)
     for name in shapes:
         np.testing.assert_array_equal(pooled[name], alone[name])
         assert not np.array_equal(pooled[name], start[name])

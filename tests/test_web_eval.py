@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import SHIPPED_MODELS, skip_unless_available
+from mnist_core.formats.gguf_constants import KEY_TRAINING_COMMAND
 from mnist_core.models import load_model
-from mnist_core.train import COMMAND_KEY
 from page_cases import bad_model_files, cli_figures, ggml_style_cnn, gguf_package_fc
 from sitebuild.offline import write_offline_manifest
 from web_support import (
@@ -228,7 +228,7 @@ def test_a_model_file_dropped_on_the_page_opens_like_a_picked_one(page, site):
     assert page.get_attribute("#app", "data-drop") is None
     option = page.locator('#model option[value="dropped-cnn.gguf"]')
     assert option.text_content() == "dropped-cnn.gguf (mnist-cnn, 9,098 parameters)"
-    command = load_model(site_model_path("mnist-cnn", site)).metadata.get(COMMAND_KEY)
+    command = load_model(site_model_path("mnist-cnn", site)).metadata.get(KEY_TRAINING_COMMAND)
     assert option.get_attribute("title") == (f"trained with: {command}" if command else "")
 
 

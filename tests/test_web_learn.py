@@ -21,9 +21,8 @@ import pytest
 from conftest import skip_unless_available
 from handwriting import CANVAS_SIZE, STYLES, misread_styles, variant
 from mnist_core.browser import App
-from mnist_core.browser.learning import CORRECTIONS_KEY
+from mnist_core.formats.gguf_constants import KEY_CORRECTIONS, KEY_TRAINING_COMMAND
 from mnist_core.models import load_model
-from mnist_core.train import COMMAND_KEY
 from test_web_page import PageSession, canvas_rgba, last_result, select_model
 from web_support import ARTIFACTS_DIR, chromium_missing_reason, draw_strokes, site_model_path
 
@@ -154,8 +153,8 @@ def test_twenty_corrections_keep_the_in_page_evaluation_within_0_3_points_and_a_
     saved = save_model(page, tmp_path)
     assert saved.name == f"{arch}-20-corrections.gguf"
     model = load_model(saved)
-    assert model.metadata[CORRECTIONS_KEY] == 20
-    assert model.metadata[COMMAND_KEY].startswith("python -m mnist_core.train")
+    assert model.metadata[KEY_CORRECTIONS] == 20
+    assert model.metadata[KEY_TRAINING_COMMAND].startswith("python -m mnist_core.train")
     assert cli_accuracy(saved, site) == after
 
     page.wait_for_function("document.querySelector('#learned').dataset.kept === '20'")  # in IndexedDB
@@ -181,7 +180,7 @@ def test_twenty_corrections_keep_the_in_page_evaluation_within_0_3_points_and_a_
 def assert_predicts_as(page, model_path):
     """The page's last prediction is what native mnist_core with the model file reads in the canvas."""
     app = App()
-    app.load_model(load_model(model_path).arch, Path(model_path).read_bytes())
+    app.load_shipped_model(load_model(model_path).arch, Path(model_path).read_bytes())
     expected = app.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)["probabilities"]
     np.testing.assert_allclose(last_result(page)["probabilities"], expected, atol=1e-4)
 
@@ -224,9 +223,9 @@ def test_training_from_scratch_moves_the_charts_pauses_resumes_and_saves_a_file_
     in_page = evaluate_in_page(page)
     saved = save_model(page, tmp_path)
     assert saved.name == "mnist-fc-trained-in-page.gguf"
-    assert load_model(saved).metadata[COMMAND_KEY] == (
-        "python -m mnist_core.train mnist-fc mnist-fc-trained-in-page.gguf --recipe best --epochs 2 "
-        "--batch-size 100 --lr 0.002 --seed 0 --limit 3000")
+    assert load_model(saved).metadata[KEY_TRAINING_COMMAND] == (
+        "python -m mnist_core.train mnist-fc mnist-fc-trained-in-page.gguf --epochs 2 "
+        "--batch-size 100 --lr 0.002 --limit 3000")
     assert cli_accuracy(saved, site) == in_page
 
     page.reload()

@@ -97,10 +97,10 @@ def page(session):
 def native(site):
     """Native mnist_core with the site's own models and test set."""
     app = App()
-    app.test_images, app.test_labels = site_test_set(site)
+    app.test_set.images, app.test_set.labels = site_test_set(site)
     for arch in ("mnist-cnn", "mnist-fc"):
-        app.load_model(arch, site_model_path(arch, site).read_bytes())
-    assert app.arch == "mnist-fc"  # the page's default; tests that switch use app.models directly
+        app.load_shipped_model(arch, site_model_path(arch, site).read_bytes())
+    assert app.models.selected == "mnist-fc"  # the page's default; tests that switch use app.models directly
     return app
 
 
@@ -151,8 +151,9 @@ def last_result(page):
 
 
 def models_are_trained(native):
-    images, labels = native.test_images[:500], native.test_labels[:500]
-    return all((native.models[arch].predict(images) == labels).mean() >= TRAINED_ACCURACY for arch in native.models)
+    images, labels = native.test_set.images[:500], native.test_set.labels[:500]
+    return all((native.models.get(name).predict(images) == labels).mean() >= TRAINED_ACCURACY
+               for name in native.models.names())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -181,13 +182,13 @@ def test_random_shows_a_test_image_its_label_and_the_native_prediction(page, nat
         wait_for_final_prediction(page, before)
         index = int(page.get_attribute("#sample", "data-index"))
         label = int(page.get_attribute("#sample", "data-label"))
-        assert label == native.test_labels[index]
+        assert label == native.test_set.labels[index]
         assert page.text_content("#sample") == f"test image {index}, label {label}"
         expected = native.sample(index)
         assert int(page.get_attribute("#prediction", "data-digit")) == expected["digit"]
         result = last_result(page)
         np.testing.assert_allclose(result["probabilities"], expected["probabilities"], rtol=0, atol=1e-5)
-        assert bytes(result["image28"]) == native.test_images[index].tobytes()
+        assert bytes(result["image28"]) == native.test_set.images[index].tobytes()
         assert "ms" in page.text_content("#timing")
 
 
@@ -311,14 +312,14 @@ def test_switching_to_the_cnn_predicts_as_native_cnn(page, native):
     page.click("#random")
     wait_for_final_prediction(page, before)
     index = int(page.get_attribute("#sample", "data-index"))
-    expected = native.models["mnist-cnn"].predict_proba(native.test_images[index:index + 1])[0]
+    expected = native.models.get("mnist-cnn").predict_proba(native.test_set.images[index:index + 1])[0]
     assert int(page.get_attribute("#prediction", "data-digit")) == int(expected.argmax())
     np.testing.assert_allclose(last_result(page)["probabilities"], expected, rtol=0, atol=1e-5)
     # Back to FC: the sample is predicted again by the FC model, without reloading anything.
     before = prediction_count(page)
     select_model(page, "mnist-fc")
     wait_for_final_prediction(page, before)
-    fc = load_model(site_model_path("mnist-fc")).predict(native.test_images[index:index + 1])[0]
+    fc = load_model(site_model_path("mnist-fc")).predict(native.test_set.images[index:index + 1])[0]
     assert int(page.get_attribute("#prediction", "data-digit")) == int(fc)
 
 
@@ -335,7 +336,7 @@ def test_download_saves_the_784_model_input_bytes_as_image_raw(page, native, tmp
     download.save_as(path)
     data = path.read_bytes()
     assert len(data) == 784
-    assert data == native.test_images[index].tobytes()
+    assert data == native.test_set.images[index].tobytes()
 
 
 def test_clear_empties_the_canvas_and_the_prediction(page):

@@ -65,19 +65,19 @@ buttons.download.addEventListener("click", async () => {
 });
 
 modelSelect.addEventListener("change", async () => {
-  const arch = modelSelect.value;
+  const name = modelSelect.value;
   modelSelect.disabled = true;
   root.dataset.model = "loading";
-  $("status").textContent = `Loading ${arch}…`;
+  $("status").textContent = `Loading ${name}…`;
   try {
-    const result = await call("model", { arch });
-    state.arch = arch;
-    $("status").textContent = result.loaded ? `${arch} loaded in ${result.ms.toFixed(0)} ms` : `${arch} selected`;
+    const result = await call("select_model", { name });
+    state.model = name;
+    $("status").textContent = result.loaded ? `${name} loaded in ${result.ms.toFixed(0)} ms` : `${name} selected`;
     await repredict();
   } catch (error) {
     fail(error);
   } finally {
-    root.dataset.model = state.arch;
+    root.dataset.model = state.model;
     modelSelect.disabled = false;
   }
 });
@@ -108,12 +108,12 @@ async function start() {
   const problem = await startupProblem(); // before the worker: a missing build is said plainly
   if (problem) return showProblem(problem);
   startWorker();
-  const info = await call("init", { arch: state.arch });
+  const info = await call("init", { arch: state.model });
   const loadMs = performance.now(); // since navigation started
   state.ready = true;
   buttons.random.disabled = false;
   root.dataset.state = "ready";
-  root.dataset.model = state.arch;
+  root.dataset.model = state.model;
   root.dataset.loadMs = loadMs.toFixed(0);
   root.dataset.loadPhases = JSON.stringify(info.phases);
   $("status").textContent = `Ready in ${(loadMs / 1000).toFixed(2)} s: draw a digit, or press Random.`;

@@ -5,7 +5,7 @@ export const root = $("app");
 
 export const state = {
   ready: false,
-  arch: $("model").value,
+  model: $("model").value,      // the selected model's name in the #model list
   image28: new Uint8Array(784),   // what the model saw last (Download saves it)
   sample: null,                   // the test image on the canvas, until someone draws on it
   inked: false,                   // whether the canvas holds anything

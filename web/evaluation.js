@@ -32,7 +32,7 @@ export function clearEvaluation() {
 
 onNotice("evaluation-progress", ({ done, total }) => {
   bar.value = done / total;
-  output.textContent = `Evaluating ${state.arch}: ${done.toLocaleString("en")} of ${total.toLocaleString("en")} ` +
+  output.textContent = `Evaluating ${state.model}: ${done.toLocaleString("en")} of ${total.toLocaleString("en")} ` +
                        "test images…";
 });
 
@@ -45,9 +45,9 @@ button.addEventListener("click", async () => {
   button.disabled = true;
   bar.value = 0;
   bar.hidden = false;
-  output.textContent = `Evaluating ${state.arch}…`;
+  output.textContent = `Evaluating ${state.model}…`;
   try {
-    showResult(await call("evaluate"));
+    showResult(await call("evaluate_test_set"));
   } catch (error) {
     output.textContent = "";
     fail(error);
@@ -126,7 +126,7 @@ async function showCell(label, predicted) {
   const nth = clicks.get(key) || 0;
   clicks.set(key, nth + 1);
   try {
-    showTestImage(await call("cell", { label, predicted, nth }));
+    showTestImage(await call("confusion_sample", { label, predicted, nth }));
     $("canvas").scrollIntoView({ block: "nearest", behavior: "smooth" });
   } catch (error) {
     fail(error);

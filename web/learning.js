@@ -55,16 +55,16 @@ async function correct(digit) {
   try {
     await settled(); // the last stroke's final prediction, so that the image corrected is the one shown
     const image28 = new Uint8Array(state.image28);
-    const result = await call("correct", { image28: new Uint8Array(image28), label: digit });
+    const result = await call("correct", { image28_bytes: new Uint8Array(image28), label: digit });
     showPrediction(result, { announce: true });
     clearEvaluation(); // the model changed
     const ms = performance.now() - clicked;
     learned.dataset.ms = ms.toFixed(0);
     learned.dataset.digit = String(result.digit);
-    showCount(result.count, `; ${result.arch} now reads this one as ${result.digit} ` +
+    showCount(result.count, `; ${result.model} now reads this one as ${result.digit} ` +
                             `(${result.steps} step${result.steps === 1 ? "" : "s"}, ${(ms / 1000).toFixed(2)} s)`);
     learned.dataset.settled = "false"; // the worker consolidates, then says "learning-settled"
-    corrected = state.arch;
+    corrected = state.model;
     await storage.keepCorrection(image28, digit)
       .then(() => { learned.dataset.kept = String(result.count); })
       .catch((error) => console.warn("the correction could not be kept in this browser:", error));
@@ -79,7 +79,7 @@ async function correct(digit) {
 // The model the corrections taught, into IndexedDB once the worker has consolidated what it learned.
 onNotice("learning-settled", async () => {
   try {
-    const file = await call("model-file", { name: corrected });
+    const file = await call("model_file", { name: corrected });
     if (file.corrections) {
       await storage.keepModel({ name: file.name, kind: "learned", arch: file.arch, bytes: file.bytes });
     }
@@ -92,7 +92,7 @@ onNotice("learning-error", ({ error }) => fail(new Error(`learning stopped: ${er
 
 async function forget({ all }) {
   try {
-    const result = await call("forget-corrections");
+    const result = await call("forget_corrections");
     result.removed.forEach(removeModelOption);
     if (all) {
       for (const listener of forgetListeners) await listener();
@@ -101,7 +101,7 @@ async function forget({ all }) {
       await storage.forgetCorrections();
     }
     // A removed model was perhaps the selected one: the list now shows another; the worker follows it.
-    showSelected((await call("model", { arch: $("model").value })).arch);
+    showSelected((await call("select_model", { name: $("model").value })).name);
     showCount(0);
     clearEvaluation();
     await repredict();
@@ -121,7 +121,7 @@ export const onForgetAll = (listener) => forgetListeners.push(listener);
 export async function enableLearning() {
   enabled = true;
   forgetButton.disabled = false;
-  call("load-replay").catch((error) => console.warn("replay images:", error));
+  call("load_replay_set").catch((error) => console.warn("replay images:", error));
   let kept;
   try {
     kept = await storage.keptState();
@@ -132,7 +132,7 @@ export async function enableLearning() {
   }
   let result;
   try {
-    result = await call("restore", kept);
+    result = await call("restore_kept", kept);
   } catch (error) {
     console.warn("what this browser kept could not be put back:", error);
     updateButtons();
@@ -144,6 +144,6 @@ export async function enableLearning() {
   showCount(result.count);
   root.dataset.restored = String(result.count);
   updateButtons();
-  if (result.restored.some((model) => model.name === state.arch)) await repredict();
+  if (result.restored.some((model) => model.name === state.model)) await repredict();
   return trained;
 }

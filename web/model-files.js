@@ -34,10 +34,10 @@ async function openFile(file) {
   showError("");
   $("status").textContent = `Opening ${file.name}…`;
   try {
-    const model = await call("open-model", { file });
+    const model = await call("open_model_file", { file });
     if (model.error) {
       showError(model.error);
-      $("status").textContent = `${file.name} was not opened; ${state.arch} is still in use.`;
+      $("status").textContent = `${file.name} was not opened; ${state.model} is still in use.`;
       return;
     }
     addModelOption(model, model.arch);
@@ -49,7 +49,7 @@ async function openFile(file) {
   } catch (error) {
     fail(error);
   } finally {
-    root.dataset.model = state.arch;
+    root.dataset.model = state.model;
     root.dataset.filesOpened = String(++opened);  // tests wait on it
   }
 }

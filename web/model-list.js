@@ -29,6 +29,6 @@ export function removeModelOption(name) {
 export function showSelected(name) {
   if (name === null || name === undefined) return;
   modelSelect.value = name;
-  state.arch = name;
+  state.model = name;
   root.dataset.model = name;
 }

@@ -31,7 +31,7 @@ export function predictCanvas({ announce }) {
   }
   const pixels = canvasPixels();
   const generation = state.generation;
-  inFlight = call("predict", { pixels, width: CANVAS_SIZE, height: CANVAS_SIZE, centre: centreBox.checked },
+  inFlight = call("predict_canvas", { pixels, width: CANVAS_SIZE, height: CANVAS_SIZE, centre: centreBox.checked },
                   [pixels.buffer])
     .then((result) => {
       if (generation === state.generation) showPrediction(result, { announce });
@@ -62,7 +62,7 @@ export function showTestImage(result) {
 }
 
 export async function randomSample() {
-  showTestImage(await call("random"));
+  showTestImage(await call("random_sample"));
 }
 
 // Predict again what is shown (after the model or the preparation changed).
@@ -128,7 +128,7 @@ export function showPrediction(result, { announce }) {
   if (result.ms === undefined) return; // nothing was predicted (Clear)
   const timing = $("timing");
   timing.dataset.predictMs = result.ms.toFixed(2);
-  timing.textContent = `${timing.dataset.loadText || ""}last prediction ${result.ms.toFixed(1)} ms (${state.arch}, in the worker)`;
+  timing.textContent = `${timing.dataset.loadText || ""}last prediction ${result.ms.toFixed(1)} ms (${state.model}, in the worker)`;
 }
 
 export function showSample(result) {

@@ -81,7 +81,7 @@ onNotice("training-done", async ({ model, stopped }) => {
   status.dataset.seconds = ((performance.now() - finished.started) / 1000).toFixed(1);
   try {
     await repredict();
-    const file = await call("model-file", { name: model.name });
+    const file = await call("model_file", { name: model.name });
     await storage.keepModel({ name: model.name, kind: "trained", arch: model.arch, bytes: file.bytes });
     status.dataset.kept = "true";
   } catch (error) {
@@ -109,7 +109,7 @@ controls.start.addEventListener("click", async () => {
     $("charts").hidden = false; // before the charts are made: uPlot measures the width it is given
     charts = charts || await trainingCharts($("chart-loss"), $("chart-accuracy"));
     charts.clear();
-    const info = await call("train-start", { arch: continueSelected ? null : choice, epochs, continueSelected, limit });
+    const info = await call("start_training", { arch: continueSelected ? null : choice, epochs, continue_selected: continueSelected, limit });
     run = { info, started: performance.now() };
     status.dataset.epoch = "1";
     setState("running");
@@ -124,18 +124,18 @@ controls.start.addEventListener("click", async () => {
 controls.pause.addEventListener("click", async () => {
   const pausing = status.dataset.state === "running";
   try {
-    await call(pausing ? "train-pause" : "train-resume");
+    await call(pausing ? "pause_training" : "resume_training");
     if (run) setState(pausing ? "paused" : "running");
   } catch (error) {
     fail(error);
   }
 });
 
-controls.stop.addEventListener("click", () => call("train-stop").catch(fail));
+controls.stop.addEventListener("click", () => call("stop_training").catch(fail));
 
 controls.save.addEventListener("click", async () => {
   try {
-    const file = await call("model-file", {});
+    const file = await call("model_file", {});
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([file.bytes], { type: "application/octet-stream" }));
     link.download = file.file_name;
@@ -152,7 +152,7 @@ controls.save.addEventListener("click", async () => {
 
 onForgetAll(async () => {
   for (const name of trainedHere) {
-    await call("remove-model", { name });
+    await call("remove_model", { name });
     removeModelOption(name);
   }
   trainedHere.clear();

@@ -1,14 +1,7 @@
-// The worker's side of training in the page (mnist_core/browser/training.py). The run is driven
-// from here one Python call per step, with a return to the event loop between steps, so that the
-// worker keeps answering predictions, pause and stop while it trains. web/worker.js adds these
-// handlers to its own.
-//
-//   "train-start"   {arch, epochs, continueSelected, limit, seed}: fetch the training set (once),
-//                   set the run up, answer with its size, then train in the background
-//   "train-pause", "train-resume", "train-stop"   (stop keeps the model as far as it got)
-//
-// Notices out: {type: "training-progress", step, steps, epoch, losses, val_accuracy?, ...} after
-// each step; {type: "training-done", model, stopped} or {type: "training-error", error} at the end.
+// The worker's side of training in the page (mnist_core/browser/app.py has the protocol). The run
+// is driven from here one Python call per step, with a return to the event loop between steps, so
+// that the worker keeps answering predictions, pause and stop while it trains. web/worker.js adds
+// these handlers to its own.
 
 const TRAIN_IMAGES = "data/train-images-idx3-ubyte.gz";
 const TRAIN_LABELS = "data/train-labels-idx1-ubyte.gz";
@@ -20,63 +13,61 @@ const waiting = [];
 channel.port1.onmessage = () => waiting.shift()();
 export const nextTurn = () => new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(null); });
 
-export function trainingHandlers({ getApp, toJs, fetchBytes, notify }) {
-  let run = null;  // {paused, stopping, wake}
+export function trainingHandlers({ callApp, fetchBytes, notify }) {
+  let wake = null; // resolves the loop's wait while the run is paused
 
-  async function start({ arch, epochs, continueSelected = false, limit = null, seed = 0 }) {
-    if (run !== null) throw new Error("a training run is already going");
-    const app = getApp();
-    if (!app.has_training_set()) {
+  async function start(args) {
+    if (!callApp("has_training_set")) {
       notify({ type: "training-loading" });
       const [images, labels] = await Promise.all([fetchBytes(TRAIN_IMAGES), fetchBytes(TRAIN_LABELS)]);
-      toJs(app.load_training_set(images, labels));
+      callApp("load_training_set", { images_bytes: images, labels_bytes: labels });
     }
-    const info = toJs(app.start_training(arch, epochs, continueSelected, limit, seed));
-    const current = run = { paused: false, stopping: false, wake: null };
-    nextTurn().then(() => loop(app, current)); // after the answer: the page knows the run before its progress
+    const info = callApp("start_training", args);
+    nextTurn().then(loop); // after the answer: the page knows the run before its progress
     return info;
   }
 
-  async function loop(app, current) {
+  async function loop() {
     try {
+      let stopped = false;
       for (;;) {
-        if (current.stopping) break;
-        if (current.paused) {
-          await new Promise((resolve) => { current.wake = resolve; });
+        const state = callApp("training_state");
+        if (state.stopping) {
+          stopped = true;
+          break;
+        }
+        if (state.paused) {
+          await new Promise((resolve) => { wake = resolve; });
           continue;
         }
         const started = performance.now();
-        const result = toJs(app.training_step(STEPS_PER_CALL));
+        const result = callApp("training_step", { steps: STEPS_PER_CALL });
         notify({ type: "training-progress", ms: performance.now() - started, ...result });
         if (result.done) break;
         await nextTurn();
       }
-      notify({ type: "training-done", model: toJs(app.finish_training()), stopped: current.stopping });
+      notify({ type: "training-done", stopped, model: callApp("finish_training") });
     } catch (error) {
-      app.abandon_training();
+      callApp("abandon_training");
       notify({ type: "training-error", error: String(error && error.message ? error.message : error) });
-    } finally {
-      run = null;
     }
   }
 
-  function control(change) {
-    return () => {
-      if (run === null) throw new Error("no training run is going");
-      Object.assign(run, change);
-      if (run.wake && (!run.paused || run.stopping)) {
-        const wake = run.wake;
-        run.wake = null;
-        wake();
-      }
-      return { paused: run.paused, stopping: run.stopping };
-    };
-  }
+  // Pause, resume and stop change the run's state in Python, then wake a paused loop.
+  const control = (type) => () => {
+    const state = callApp(type);
+    if (wake && (!state.paused || state.stopping)) {
+      const resume = wake;
+      wake = null;
+      resume();
+    }
+    return state;
+  };
 
   return {
-    "train-start": start,
-    "train-pause": control({ paused: true }),
-    "train-resume": control({ paused: false }),
-    "train-stop": control({ stopping: true }),
+    start_training: start,
+    pause_training: control("pause_training"),
+    resume_training: control("resume_training"),
+    stop_training: control("stop_training"),
   };
 }

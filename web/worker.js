@@ -1,17 +1,15 @@
-// The Web Worker: runs Pyodide and mnist_core.browser.App off the page's thread, so drawing
-// never waits for Python. It fetches files from the page's own origin and passes their bytes
-// to Python; models, preprocessing and predictions are all Python (mnist_core/browser.py).
-//
-// Messages in:  {id, type: "init" | "model" | "predict" | "random" | "sample" | "evaluate" | "cell" |
-//                "open-model", ...}
-// Messages out: {id, ok: true, result} or {id, ok: false, error}; {type: "progress" |
-//               "evaluation-progress", ...}.
+// The Web Worker: runs Pyodide and mnist_core.browser.App off the page's thread, so drawing never
+// waits for Python. The protocol (request types, arguments, results, errors and notices) is written
+// down once, in mnist_core/browser/app.py: a request's type is the name of an App method, and most
+// requests are passed straight to it. The handlers below are the requests that need the worker's
+// own work too (fetching files from the page's own origin, reading a File, running in the background).
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import { learningHandlers } from "./worker-learning.js";
 import { trainingHandlers } from "./worker-training.js";
 
 const BASE = new URL("./", self.location.href);
 const url = (path) => new URL(path, BASE).href;
+const SHIPPED = ["mnist-fc", "mnist-cnn"];
 const modelPath = (arch) => `models/${arch}-f32.gguf`;
 const TEST_IMAGES = "data/t10k-images-idx3-ubyte";
 const TEST_LABELS = "data/t10k-labels-idx1-ubyte";
@@ -25,16 +23,30 @@ async function fetchBytes(path) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+const notify = (message) => self.postMessage(message); // a notice: it answers no request
+
 function progress(step, text) {
-  self.postMessage({ type: "progress", step, steps: INIT_STEPS, text });
+  notify({ type: "progress", step, steps: INIT_STEPS, text });
 }
 
 // A Python call's result (a dict) as a plain JS object; bytes become Uint8Array.
 function toJs(proxy) {
+  if (proxy === null || proxy === undefined || typeof proxy !== "object") return proxy; // bool, number, None
   try {
     return proxy.toJs({ dict_converter: Object.fromEntries });
   } finally {
     proxy.destroy();
+  }
+}
+
+// App.<type>(**args): the arguments by name, as the protocol gives them. Only App's public methods answer.
+function callApp(type, args = {}) {
+  const method = typeof type === "string" && !type.startsWith("_") ? app[type] : undefined;
+  if (typeof method !== "function") throw new Error(`unknown request ${type}`);
+  try {
+    return toJs(method.callKwargs(args));
+  } finally {
+    method.destroy();
   }
 }
 
@@ -72,71 +84,65 @@ async function init({ arch }) {
   app = App();
   phase("import");
   progress(2, `Loading the ${arch} model…`);
-  toJs(app.load_model(arch, await model, modelPath(arch)));
+  callApp("load_shipped_model", { arch, gguf_bytes: await model });
   phase("model");
   progress(3, "Loading the MNIST test images…");
-  const testSet = toJs(app.load_test_set(await images, await labels));
+  const testSet = callApp("load_test_set", { images_bytes: await images, labels_bytes: await labels });
   phase("testSet");
-  return { arch, testImages: testSet.count, phases };
+  return { model: arch, testImages: testSet.count, phases };
 }
 
-async function selectModel({ arch }) {
-  if (!app.has_model(arch)) {
-    const bytes = await fetchBytes(modelPath(arch));
+// A shipped model is fetched the first time it is selected (or again after forgetting what it learned).
+async function selectModel({ name }) {
+  if (SHIPPED.includes(name) && !callApp("has_model", { name })) {
+    const bytes = await fetchBytes(modelPath(name));
     const started = performance.now();
-    toJs(app.load_model(arch, bytes, modelPath(arch)));
-    return { arch, loaded: true, ms: performance.now() - started };
+    const model = callApp("load_shipped_model", { arch: name, gguf_bytes: bytes });
+    return { ...model, loaded: true, ms: performance.now() - started };
   }
-  toJs(app.select_model(arch));
-  return { arch, loaded: false, ms: 0 };
+  return { ...callApp("select_model", { name }), loaded: false, ms: 0 };
 }
 
-// Each prediction is timed here, around the Python call: what one prediction costs in the worker.
-function timed(call) {
+// Predictions are timed here, around the Python call: what one costs in the worker.
+function timed(type, args) {
   const started = performance.now();
-  const result = toJs(call());
+  const result = callApp(type, args);
   result.ms = performance.now() - started;
   return result;
 }
 
-// The whole test set through the selected model (mnist_core/browser/evaluation.py); progress goes
-// out as {type: "evaluation-progress", done, total} while Python runs.
+// Progress goes out as notices while Python runs.
 function evaluateTestSet() {
-  const report = (done, total) => self.postMessage({ type: "evaluation-progress", done, total });
-  return toJs(app.evaluate_test_set(report));
+  const report = (done, total) => notify({ type: "evaluation-progress", done, total });
+  return callApp("evaluate_test_set", { progress: report });
 }
 
 // A GGUF file the user opened (a File): too large a file is refused before its bytes are read.
-// A file that is not a model we can run answers {error: "NAME: problem"} (model_files.py).
 async function openModelFile({ file }) {
-  const checked = toJs(app.check_model_file(file.name, file.size));
+  const checked = callApp("check_model_file", { file_name: file.name, size: file.size });
   if (checked.error) return checked;
-  return toJs(app.open_model_file(new Uint8Array(await file.arrayBuffer()), file.name));
+  return callApp("open_model_file", { data: new Uint8Array(await file.arrayBuffer()), file_name: file.name });
 }
-
-const notify = (message) => self.postMessage(message); // a notice that answers no request
 
 const handlers = {
   init,
-  model: selectModel,
-  predict: ({ pixels, width, height, centre }) => timed(() => app.predict_canvas(pixels, width, height, centre)),
-  random: () => timed(() => app.random_sample()),
-  sample: ({ index }) => timed(() => app.sample(index)),
-  evaluate: evaluateTestSet,
-  cell: ({ label, predicted, nth }) => timed(() => app.confusion_sample(label, predicted, nth)),
-  "open-model": openModelFile,
-  // Learning from corrections, keeping models, training in the page (worker-learning.js, worker-training.js).
-  ...learningHandlers({ getApp: () => app, toJs, fetchBytes, modelPath, notify }),
-  ...trainingHandlers({ getApp: () => app, toJs, fetchBytes, notify }),
+  select_model: selectModel,
+  predict_canvas: (args) => timed("predict_canvas", args),
+  random_sample: (args) => timed("random_sample", args),
+  sample: (args) => timed("sample", args),
+  confusion_sample: (args) => timed("confusion_sample", args),
+  evaluate_test_set: evaluateTestSet,
+  open_model_file: openModelFile,
+  ...learningHandlers({ callApp, fetchBytes, notify }),
+  ...trainingHandlers({ callApp, fetchBytes, notify }),
 };
 
 self.onmessage = async ({ data }) => {
-  const { id, type } = data;
+  const { id, type, ...args } = data;
   try {
-    const handler = handlers[type];
-    if (!handler) throw new Error(`unknown request ${type}`);
     if (type !== "init" && app === null) throw new Error("not ready yet");
-    const result = await handler(data);
+    const handler = handlers[type];
+    const result = handler ? await handler(args) : callApp(type, args);
     const transfer = result && result.image28 ? [result.image28.buffer] : [];
     self.postMessage({ id, ok: true, result }, transfer);
   } catch (error) {

@@ -1,14 +1,13 @@
-"""What crosses from JavaScript: Pyodide proxies of typed arrays, turned into Python bytes."""
+"""What crosses from JavaScript: Pyodide proxies of typed arrays and objects, turned into Python values."""
 
 
-def to_buffer(data):
-    """A Pyodide JsProxy (Uint8Array, ArrayBuffer, Uint8ClampedArray) -> memoryview; anything else as is."""
-    if hasattr(data, "to_py"):
-        return data.to_py()
-    return data
+def to_py(data):
+    """A Pyodide JsProxy (a typed array becomes a memoryview; an array or object a list or dict, typed arrays inside
+    becoming memoryviews) -> Python; anything else as it is."""
+    return data.to_py() if hasattr(data, "to_py") else data
 
 
 def to_bytes(data):
-    """Bytes-like data or a JsProxy -> bytes (copied only when it is not bytes already)."""
-    data = to_buffer(data)
+    """Bytes-like data or a JsProxy of one -> bytes (copied only when it is not bytes already)."""
+    data = to_py(data)
     return data if isinstance(data, bytes) else bytes(data)

@@ -1,14 +1,14 @@
-"""Evaluation: the whole test set through the selected model, scored as `python -m mnist_core.eval` scores it.
+"""The whole test set through the selected model, scored as `python -m mnist_core.eval` scores it.
 
 The page shows what the CLI prints (accuracy and loss with ggml's uncertainties, the time), a
 10x10 confusion matrix and the misclassified images; a click on a cell or an image asks for
-that test image (`confusion_sample`, `sample`), which then shows as Random shows one.
+that test image (`cell_index`), which then shows as Random shows one.
 """
 
 import numpy as np
 
 from ..evaluation import evaluate
-from ..models.base import N_CLASSES
+from ..mnist import N_CLASSES
 
 PROGRESS_STEP = 1000  # images between progress reports: ten steps for the 10,000 test images
 GALLERY_LIMIT = 200   # misclassified images sent to the page at most (a poor model misses thousands)
@@ -33,14 +33,17 @@ class _ReportingModel:
         return self.xp.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-class Evaluation:
-    """The last evaluation of the test set, and the test images behind each of its confusion cells."""
+class TestSetEvaluation:
+    """The last evaluation of the test set: which model it was of, and its predictions (for the confusion cells)."""
 
-    def _init_evaluation(self):
-        self.evaluated = None  # {"model": name, "predictions": int (N,)} of the last evaluation
+    __test__ = False  # a domain class, not a pytest test class
 
-    def evaluate_test_set(self, progress=None):
-        """Evaluate the selected model on the whole loaded test set; `progress(done, total)` is called as it goes.
+    def __init__(self):
+        self.model_name = None
+        self.predictions = None   # int (N,)
+
+    def run(self, model, name, test_set, progress=None):
+        """Evaluate `model` (list name `name`) on every image of `test_set`; `progress(done, total)` as it goes.
 
         Returns the CLI's figures as it prints them (strings: "accuracy" "99.02", "loss" "0.030261" and
         their uncertainties), "ms" (the time the CLI reports: forward pass and loss), "images", the
@@ -48,39 +51,36 @@ class Evaluation:
         (how many) and the first GALLERY_LIMIT of them as "gallery" ([index, label, prediction] each)
         with their pixels, 784 bytes each, in "gallery_images".
         """
-        if self.test_images is None:
+        if not test_set.loaded:
             raise ValueError("the test set is not loaded")
-        model = self._model()
         report = progress if progress is not None else (lambda done, total: None)
-        result = evaluate(_ReportingModel(model, report), self.test_images, self.test_labels)
+        result = evaluate(_ReportingModel(model, report), test_set.images, test_set.labels)
         # intp: np.bincount takes nothing wider, and it is 32 bits in WebAssembly
         predictions = np.asarray(result.predictions, dtype=np.intp)        # (N,)
-        labels = self.test_labels.astype(np.intp)                          # (N,)
-        self.evaluated = {"model": self.arch, "predictions": predictions}
+        labels = test_set.labels.astype(np.intp)                           # (N,)
+        self.model_name, self.predictions = name, predictions
         confusion = np.bincount(labels * N_CLASSES + predictions, minlength=N_CLASSES ** 2).reshape(N_CLASSES, -1)
         wrong = np.flatnonzero(predictions != labels)
         shown = wrong[:GALLERY_LIMIT]
         return {
             **result.printed(),
-            "model": self.arch,
+            "model": name,
             "arch": model.arch,
             "images": result.n_images,
             "ms": result.seconds * 1000,
             "confusion": confusion.tolist(),
             "misclassified": int(wrong.size),
             "gallery": [[int(i), int(labels[i]), int(predictions[i])] for i in shown],
-            "gallery_images": self.test_images[shown].tobytes(),
+            "gallery_images": test_set.images[shown].tobytes(),
         }
 
-    def confusion_sample(self, label, predicted, nth=0):
-        """The `nth` test image (wrapping round) that the last evaluation put in cell (label, predicted), with
-        the prediction of the selected model, as `sample` gives it, plus "cell" [label, predicted] and "cell_count"."""
-        if self.evaluated is None:
+    def cell_index(self, test_set, label, predicted, nth=0):
+        """(the test image index of the `nth` image (wrapping round) in confusion cell (label, predicted), how many
+        the cell holds)."""
+        if self.predictions is None:
             raise ValueError("nothing has been evaluated yet")
         label, predicted = int(label), int(predicted)
-        indices = np.flatnonzero((self.test_labels == label) & (self.evaluated["predictions"] == predicted))
+        indices = np.flatnonzero((test_set.labels == label) & (self.predictions == predicted))
         if indices.size == 0:
             raise ValueError(f"no test image with label {label} was predicted as {predicted}")
-        result = self.sample(int(indices[int(nth) % indices.size]))
-        result.update(cell=[label, predicted], cell_count=int(indices.size))
-        return result
+        return int(indices[int(nth) % indices.size]), int(indices.size)

@@ -1,30 +1,22 @@
 """Learning from corrections: the user says which digit a drawing was, and the selected model is fine-tuned on it.
 
-A correction is the 28x28 image the model saw and the user's label. The corrections are kept
-here and by the page (IndexedDB, web/storage.js), which hands them back after a reload; the
-fine-tuning itself is mnist_core.training.finetune, with replay of MNIST training images (never
-the test images: a correction of a test image is refused). Each model in the list keeps the
-weights it had before its first correction, so that `forget_corrections` can give them back.
+A correction is the 28x28 image the model saw and the user's label. The corrections are kept here
+and by the page (IndexedDB, web/storage.js), which hands them back after a reload; the fine-tuning
+itself is mnist_core.training.finetune, with replay of MNIST training images (never the test images:
+the test set's guard refuses a correction of one). Each model keeps the weights it had before its
+first correction, so that `forget` can give them back.
 """
-
-import time
 
 import numpy as np
 
+from ..formats.gguf_constants import KEY_CORRECTIONS, KEY_FINETUNE_PREFIX
 from ..formats.idx import read_idx_pair
-from ..models import load_model
-from ..training.finetune import METADATA_PREFIX, FinetuneConfig, Finetuner
+from ..mnist import IMAGE_SIZE, N_CLASSES, N_PIXELS
+from ..models import ARCHITECTURES
+from ..training.finetune import FinetuneConfig, Finetuner
 from .convert import to_bytes
 
-CORRECTIONS_KEY = METADATA_PREFIX + "corrections"  # how many corrections a model file has learned
 REPLAY_NAMES = ("replay-images-idx3-ubyte", "replay-labels-idx1-ubyte")  # as build_wasm.py names them
-
-
-def _image28(data):
-    image = np.frombuffer(to_bytes(data), dtype=np.uint8)
-    if image.size != 784:
-        raise ValueError(f"expected 784 uint8 pixels (28x28), got {image.size}")
-    return image.reshape(28, 28)
 
 
 def _params_copy(model):
@@ -33,133 +25,118 @@ def _params_copy(model):
 
 
 class Learning:
-    """The corrections, the fine-tuning of each model on them, and undoing it."""
+    """The corrections, the fine-tuning of each model in `models` (a ModelRegistry) on them, and undoing it."""
 
-    def _init_learning(self):
-        self._init_corrections()
+    def __init__(self, models, test_set, config=None):
+        self.models, self.test_set = models, test_set
+        self.config = config or FinetuneConfig()
         self.replay_images = self.replay_labels = None
-        self.finetuners = {}        # model name -> Finetuner (its AdamW state lasts across corrections)
-        self.original_params = {}   # model name -> host params before its first correction (None: unknown)
-        self.finetune_config = FinetuneConfig()
+        self.images = np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)   # (K, 28, 28), oldest first
+        self.labels = np.zeros(0, dtype=np.uint8)                             # (K,)
+        self._finetuners = {}   # model name -> Finetuner (its AdamW state lasts across corrections)
+        self._originals = {}    # model name -> host params before its first correction (None: not known)
 
-    def load_replay_set(self, images_bytes, labels_bytes):
-        """Load the MNIST training images replayed while fine-tuning (IDX bytes, raw or gzipped)."""
+    @property
+    def count(self):
+        return int(self.labels.size)
+
+    def load_replay(self, images_bytes, labels_bytes):
+        """Read the MNIST training images replayed while fine-tuning (IDX bytes, raw or gzipped); returns how many."""
         self.replay_images, self.replay_labels = read_idx_pair(
             to_bytes(images_bytes), to_bytes(labels_bytes), images_name=REPLAY_NAMES[0], labels_name=REPLAY_NAMES[1])
-        return {"count": int(self.replay_labels.size)}
+        return int(self.replay_labels.size)
 
-    def has_replay_set(self):
-        return self.replay_images is not None
-
-    def correct(self, image28, label):
-        """The image the model saw (784 bytes) was the digit `label`: keep it and fine-tune the selected model.
-
-        Returns the selected model's new prediction for the image (as `predict_image`), plus
-        "count" (corrections kept), "learned" (corrections this model has learned), "steps"
-        (AdamW steps taken) and "learn_ms". `consolidate` then has steps to make.
-        """
+    def correct(self, image, label):
+        """`image` (28, 28) uint8, the one the selected model saw, was the digit `label`: keep it and fine-tune the
+        selected model. Returns {"count" (corrections kept), "learned" (corrections this model has learned),
+        "steps" (AdamW steps taken)}; `consolidate` then has steps to make."""
         label = int(label)
-        if not 0 <= label <= 9:
+        if not 0 <= label < N_CLASSES:
             raise ValueError(f"a correction's label is a digit from 0 to 9, got {label}")
-        image = _image28(image28)
-        self._refuse_test_image(image)
+        refusal = self.test_set.refusal(image)
+        if refusal:
+            raise ValueError(refusal)
         if self.replay_images is None:
             raise ValueError("the replay images (MNIST training images) are not loaded")
-        self.correction_images = np.concatenate([self.correction_images, image[None]])
-        self.correction_labels = np.append(self.correction_labels, np.uint8(label))
-        started = time.perf_counter()
-        learned = self._finetuner().learn(self.correction_images, self.correction_labels)
-        model = self._model()
-        model.metadata[CORRECTIONS_KEY] = int(model.metadata.get(CORRECTIONS_KEY, 0)) + 1
-        model.metadata.update(self.finetune_config.as_metadata())
-        result = self.predict_image(image)
-        result.update(count=int(self.correction_labels.size), learned=model.metadata[CORRECTIONS_KEY],
-                      steps=learned["steps"], learn_ms=(time.perf_counter() - started) * 1000)
-        return result
+        self.images = np.concatenate([self.images, image[None]])
+        self.labels = np.append(self.labels, np.uint8(label))
+        name = self.models.selected
+        learned = self._finetuner(name).learn(self.images, self.labels)
+        model = self.models.get(name)
+        model.metadata[KEY_CORRECTIONS] = int(model.metadata.get(KEY_CORRECTIONS, 0)) + 1
+        model.metadata.update(self.config.as_metadata())
+        return {"count": self.count, "learned": model.metadata[KEY_CORRECTIONS], "steps": learned["steps"]}
 
     def consolidate(self, steps=1):
         """Make up to `steps` of the consolidation steps the last corrections left (Finetuner.consolidate: they
-        pull MNIST back into place); returns {"left": how many are still to make}."""
+        pull MNIST back into place); returns how many are still to make."""
         left, steps = 0, int(steps)
-        for finetuner in self.finetuners.values():
+        for finetuner in self._finetuners.values():
             before = finetuner.consolidation_left
             if before and steps > 0:
                 steps -= before - finetuner.consolidate(steps)
             left += finetuner.consolidation_left
-        return {"left": left}
-
-    def corrections_count(self):
-        return {"count": int(self.correction_labels.size)}
+        return left
 
     def restore_corrections(self, images_bytes, labels_bytes):
-        """Take back corrections kept by the page: K*784 image bytes and K label bytes (nothing is fine-tuned)."""
+        """Take back corrections kept by the page: K*784 image bytes and K label bytes (nothing is fine-tuned).
+        Returns (how many were taken back, [why each refused one was left out])."""
         images = np.frombuffer(to_bytes(images_bytes), dtype=np.uint8)
         labels = np.frombuffer(to_bytes(labels_bytes), dtype=np.uint8)
-        if images.size != labels.size * 784 or (labels > 9).any():
+        if images.size != labels.size * N_PIXELS or (labels >= N_CLASSES).any():
             raise ValueError(f"stored corrections: {images.size} image bytes for {labels.size} labels "
-                             "(expected 784 per label, labels 0 to 9)")
-        self.correction_images = images.reshape(-1, 28, 28).copy()
-        self.correction_labels = labels.copy()
-        return self.corrections_count()
+                             f"(expected {N_PIXELS} per label, labels 0 to 9)")
+        images = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+        refusals = [self.test_set.refusal(image) for image in images]
+        keep = np.array([refusal is None for refusal in refusals], dtype=bool)
+        self.images, self.labels = images[keep].copy(), labels[keep].copy()
+        return self.count, [f"stored correction {k + 1}: {r}" for k, r in enumerate(refusals) if r is not None]
 
-    def restore_learned(self, name, learned_bytes, original_bytes=None):
-        """Put back a model fine-tuned before a reload under `name`, without selecting it.
-
-        `original_bytes` (the model it started from, e.g. the shipped file) is what
-        `forget_corrections` returns to; without it, forgetting takes the model out of the list.
-        """
-        learned = load_model(to_bytes(learned_bytes), name=f"{name} (learned, stored in this browser)")
-        if original_bytes is not None:
-            original = load_model(to_bytes(original_bytes), name=name)
-            self.original_params[name] = original.host_params()
-        elif name in self.models:
-            self.original_params.setdefault(name, _params_copy(self.models[name]))
+    def restore_learned(self, name, model):
+        """A model fine-tuned before a reload comes back under `name` (without being selected); what it replaces,
+        if loaded, is what `forget` gives back."""
+        if name in self.models:
+            self._originals.setdefault(name, _params_copy(self.models.get(name)))
         else:
-            self.original_params[name] = None
-        self.models[name] = learned
-        self.finetuners.pop(name, None)
-        return self.describe_model(name)
+            self._originals.setdefault(name, None)
+        selected = self.models.selected
+        self.models.put(name, model)
+        self.models.selected = selected if selected is not None else name
+        self._finetuners.pop(name, None)
 
-    def forget_corrections(self):
-        """Drop every correction and give each fine-tuned model its weights from before; returns
-        {"count": 0, "reset": [names given back], "removed": [names taken out of the list]}."""
-        reset, removed = [], []
-        for name, params in self.original_params.items():
+    def forget(self):
+        """Drop every correction and give each fine-tuned model its weights from before. A model whose weights
+        from before are not known (fine-tuned on an earlier visit) leaves the list: a shipped one is loaded again
+        from the site when it is next selected. Returns {"reset", "removed" (names gone from the list for good),
+        "unloaded" (shipped names to load again)}."""
+        reset, removed, unloaded = [], [], []
+        for name, params in self._originals.items():
             if name not in self.models:
                 continue
             if params is None:
-                del self.models[name]
-                removed.append(name)
+                self.models.remove(name)
+                (unloaded if name in ARCHITECTURES else removed).append(name)
                 continue
-            model = self.models[name]
+            model = self.models.get(name)
             for tensor, values in params.items():
                 model.params[tensor][...] = model.xp.asarray(values)
-            for key in [k for k in model.metadata if k.startswith(METADATA_PREFIX)]:
+            for key in [k for k in model.metadata if k.startswith(KEY_FINETUNE_PREFIX)]:
                 del model.metadata[key]
             reset.append(name)
-        if self.arch in removed:
-            self.arch = next(iter(self.models), None)
-        self.original_params.clear()
-        self.finetuners.clear()
-        self._init_corrections()
-        return {"count": 0, "reset": reset, "removed": removed, "selected": self.arch}
+        self._originals.clear()
+        self._finetuners.clear()
+        self.images, self.labels = self.images[:0], self.labels[:0]
+        return {"reset": reset, "removed": removed, "unloaded": unloaded}
 
-    def _init_corrections(self):
-        self.correction_images = np.zeros((0, 28, 28), dtype=np.uint8)   # (K, 28, 28), oldest first
-        self.correction_labels = np.zeros(0, dtype=np.uint8)              # (K,)
+    def drop(self, name):
+        """A model left the list: its fine-tuning state goes with it."""
+        self._finetuners.pop(name, None)
+        self._originals.pop(name, None)
 
-    def _finetuner(self):
-        name = self.arch
-        if name not in self.finetuners:
-            model = self._model()
-            self.original_params.setdefault(name, _params_copy(model))
-            seed = int(self.correction_labels.size)
-            self.finetuners[name] = Finetuner(model, self.replay_images, self.replay_labels, self.finetune_config, seed)
-        return self.finetuners[name]
-
-    def _refuse_test_image(self, image):
-        if self.test_images is None:
-            return
-        same = np.flatnonzero((self.test_images == image).all(axis=(1, 2)))
-        if same.size:
-            raise ValueError(f"that is MNIST test image {int(same[0])}: the test images are never trained on")
+    def _finetuner(self, name):
+        if name not in self._finetuners:
+            model = self.models.get(name)
+            self._originals.setdefault(name, _params_copy(model))
+            self._finetuners[name] = Finetuner(model, self.replay_images, self.replay_labels, self.config,
+                                               seed=self.count)
+        return self._finetuners[name]

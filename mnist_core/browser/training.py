@@ -1,25 +1,21 @@
-"""Training in the page: mnist-fc or mnist-cnn from scratch (or the selected model trained further), one step per call.
+"""Training in the page: mnist-fc or mnist-cnn from scratch (or the selected model trained further), a step per call.
 
-The worker drives a mnist_core.training.run.TrainingRun a few steps at a time, so that between
-calls it can answer pause, stop and predictions, and send the page the numbers for its charts.
-The recipe is the package's "best" one (He initialisation, cosine decay, the affine
-augmentation; not "drawn", whose redrawn digits take minutes of Python to prepare) with batches
-of 100 rather than 1000: in the minutes a page has, a model learns more from ten times as many
-smaller steps (natively, 57,000 images: FC reaches 97 % validation accuracy after 0.6 epochs
-this way, after 1.25 with batches of 1000; the CNN after 0.4). What the page trained is
-reproducible on the desktop: the model's metadata holds the equivalent command line.
+The worker drives a mnist_core.training.run.TrainingRun a step at a time, so that between steps it can
+answer pause, stop and predictions, and send the page the numbers for its charts. The config is the
+package's recipe (training.config.resolve_config) with batches of 100 rather than 1000: in the minutes
+a page has, a model learns more from ten times as many smaller steps (natively, 57,000 images: FC
+reaches 97 % validation accuracy after 0.6 epochs this way, after 1.25 with batches of 1000; the CNN
+after 0.4). What the page trained is reproducible on the desktop: the model's metadata holds the
+command line that resolves to the same config (training.config.command_line).
 """
 
-import shlex
-
+from ..formats.gguf_constants import KEY_STARTED_FROM, KEY_STEPS_DONE, KEY_TRAINING_COMMAND
 from ..formats.idx import read_idx_pair
 from ..models import init_model
+from ..training.config import DEFAULT_RECIPE, command_line, resolve_config
 from ..training.run import TrainingRun
-from ..training.trainer import RECIPES, TrainConfig
 from .convert import to_bytes
-from .model_files import COMMAND_KEY
 
-PAGE_RECIPE = "best"
 PAGE_BATCH_SIZE = 100
 # Peak learning rates for batches of 100 (natively, 2 epochs, validation split, seed 0: FC 2e-3 -> 98.2 %,
 # CNN 5e-3 -> 98.5 % after 1 epoch); a model trained further starts at a tenth, not to undo what it knows.
@@ -29,99 +25,86 @@ VALIDATIONS_PER_EPOCH = 5   # points on the validation-accuracy chart per epoch 
 TRAIN_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 
-class Training:
-    """The MNIST training set and the training run the page is making, if any."""
+class TrainingSession:
+    """The MNIST training set, once loaded, and the run the page is making, if any (paused or stopping on request)."""
 
-    def _init_training(self):
-        self.train_images = self.train_labels = None    # uint8 (60000, 28, 28), (60000,)
-        self.training = None                             # {"run": TrainingRun, "name", "command", ...}
+    def __init__(self):
+        self.images = self.labels = None    # uint8 (60000, 28, 28), (60000,)
+        self.run = None
+        self.arch = self.command = self.started_from = None
+        self.paused = self.stopping = False
+        self._validate_every = 1
 
-    def load_training_set(self, images_bytes, labels_bytes):
-        """Load the MNIST training images and labels (IDX bytes, raw or gzipped)."""
-        self.train_images, self.train_labels = read_idx_pair(
-            to_bytes(images_bytes), to_bytes(labels_bytes), images_name=TRAIN_NAMES[0], labels_name=TRAIN_NAMES[1])
-        return {"count": int(self.train_labels.size)}
+    def load(self, images_bytes, labels_bytes):
+        """Read the MNIST training images and labels (IDX bytes, raw or gzipped); returns how many."""
+        self.images, self.labels = read_idx_pair(to_bytes(images_bytes), to_bytes(labels_bytes),
+                                                 images_name=TRAIN_NAMES[0], labels_name=TRAIN_NAMES[1])
+        return int(self.labels.size)
 
-    def has_training_set(self):
-        return self.train_images is not None
-
-    def start_training(self, arch, epochs, continue_selected=False, limit=None, seed=0):
-        """Set up a run: `epochs` epochs of mnist-fc or mnist-cnn from scratch, or of a copy of the selected model
-        (continue_selected, whose architecture then counts), on the first `limit` training images (None: all).
+    def start(self, arch, epochs, start_from=None, limit=None, seed=0):
+        """Set up a run: `epochs` epochs of `arch` from scratch, or of a copy of `start_from` = (list name, model)
+        (whose architecture then counts), on the first `limit` training images (None: all).
 
         Returns {"arch", "epochs", "steps", "steps_per_epoch", "images" (trained on per epoch), "validation"}.
         """
-        if self.train_images is None:
+        if self.images is None:
             raise ValueError("the MNIST training set is not loaded")
-        if self.training is not None:
+        if self.run is not None:
             raise ValueError("a training run is already going; stop it first")
         epochs, seed = int(epochs), int(seed)
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
         limit = None if limit is None else int(limit)
-        images, labels = (self.train_images, self.train_labels) if limit is None else \
-            (self.train_images[:limit], self.train_labels[:limit])
-        if continue_selected:
-            start = self._model()
-            arch, model = start.arch, start.to(start.xp)  # a copy: the model in the list keeps predicting
-        else:
-            model = None
-        recipe = RECIPES[PAGE_RECIPE]
-        rate = PAGE_LEARNING_RATE[arch] * (CONTINUE_FACTOR if continue_selected else 1)
-        config = TrainConfig(epochs=epochs, batch_size=PAGE_BATCH_SIZE, learning_rate=rate, seed=seed,
-                             init=recipe["init"], schedule=recipe["schedule"], augment=recipe["augment"])
-        if model is None:
-            model = init_model(arch, seed=seed, scheme=config.init)
-        run = TrainingRun(model, images, labels, config)
-        file_name = f"{arch}-trained-in-page.gguf"
-        command = ["python", "-m", "mnist_core.train", arch, file_name, "--recipe", PAGE_RECIPE,
-                   "--epochs", str(epochs), "--batch-size", str(PAGE_BATCH_SIZE), "--lr", f"{rate:g}",
-                   "--seed", str(seed)]
-        if limit is not None:
-            command += ["--limit", str(limit)]
-        self.training = {"run": run, "arch": arch, "command": shlex.join(command),
-                         "started_from": self.arch if continue_selected else None,
-                         "validate_every": max(1, run.steps_per_epoch // VALIDATIONS_PER_EPOCH)}
-        return {"arch": arch, "epochs": epochs, "steps": run.total_steps, "steps_per_epoch": run.steps_per_epoch,
-                "images": run.n_train, "validation": len(run.val_labels)}
+        images, labels = (self.images, self.labels) if limit is None else (self.images[:limit], self.labels[:limit])
+        if start_from is not None:
+            arch = start_from[1].arch
+        rate = PAGE_LEARNING_RATE[arch] * (CONTINUE_FACTOR if start_from is not None else 1)
+        config = resolve_config(arch, DEFAULT_RECIPE, epochs=epochs, batch_size=PAGE_BATCH_SIZE, learning_rate=rate,
+                                seed=seed)
+        # A copy of the model continued: the one in the list keeps predicting while this one trains.
+        model = start_from[1].to(start_from[1].xp) if start_from is not None else \
+            init_model(arch, seed=seed, scheme=config.init)
+        self.run = TrainingRun(model, images, labels, config)
+        self.arch, self.started_from = arch, None if start_from is None else start_from[0]
+        self.command = command_line(arch, f"{arch}-trained-in-page.gguf", config, limit=limit)
+        self.paused = self.stopping = False
+        self._validate_every = max(1, self.run.steps_per_epoch // VALIDATIONS_PER_EPOCH)
+        return {"arch": arch, "epochs": epochs, "steps": self.run.total_steps,
+                "steps_per_epoch": self.run.steps_per_epoch, "images": self.run.n_train,
+                "validation": len(self.run.val_labels)}
 
-    def training_step(self, steps=1):
-        """Make up to `steps` gradient steps of the run (never past an epoch's end).
-
-        Returns TrainingRun.advance's dict ("losses", "accuracies", "step", "epoch", "epoch_end", "done",
-        "images") plus "seconds" (training time so far) and, when this call reached a validation
-        point (every 1/VALIDATIONS_PER_EPOCH epoch, each epoch's end, the end), "val_accuracy" and "val_loss".
-        """
-        if self.training is None:
-            raise ValueError("no training run is going")
-        run = self.training["run"]
+    def step(self, steps=1):
+        """Make up to `steps` gradient steps (never past an epoch's end): TrainingRun.advance's dict plus
+        "seconds" (training time so far), "paused", "stopping" and, when the call reached a validation point
+        (every 1/VALIDATIONS_PER_EPOCH epoch, each epoch's end, the end), "val_accuracy" and "val_loss"."""
+        run = self._require()
         before = run.step
         result = run.advance(int(steps))
-        every = self.training["validate_every"]
+        every = self._validate_every
         if result["epoch_end"] or result["done"] or run.step // every > before // every:
             validation = run.validate()
             if validation is not None:
                 result.update(val_accuracy=validation.accuracy, val_loss=validation.loss)
-        result["seconds"] = run.seconds
+        result.update(seconds=run.seconds, paused=self.paused, stopping=self.stopping)
         return result
 
-    def finish_training(self, name=None):
-        """End the run (finished or stopped early) and add its model to the list, selected; returns
-        `describe_model` of it plus "step" and "steps" (how far the run got)."""
-        if self.training is None:
-            raise ValueError("no training run is going")
-        training, self.training = self.training, None
-        run = training["run"]
-        metadata = {COMMAND_KEY: training["command"], **run.config.as_metadata(),
-                    "mnist_core.training.steps_done": int(run.step)}
-        if training["started_from"] is not None:
-            metadata["mnist_core.training.started_from"] = training["started_from"]
-        run.model.metadata.update(metadata)
-        described = self.add_model(name or f"{training['arch']} trained in page", run.model)
-        described.update(step=run.step, steps=run.total_steps)
-        return described
+    def finish(self):
+        """End the run (finished or stopped early) -> (its model, with the metadata that says how it was made,
+        steps made, steps planned)."""
+        run = self._require()
+        self.run = None
+        run.close()
+        run.model.metadata.update({KEY_TRAINING_COMMAND: self.command, **run.config.as_metadata(),
+                                   KEY_STEPS_DONE: int(run.step)})
+        if self.started_from is not None:
+            run.model.metadata[KEY_STARTED_FROM] = self.started_from
+        return run.model, run.step, run.total_steps
 
-    def abandon_training(self):
+    def abandon(self):
         """Drop the run without keeping its model."""
-        self.training = None
-        return {"abandoned": True}
+        if self.run is not None:
+            self.run.close()
+        self.run = None
+
+    def _require(self):
+        if self.run is None:
+            raise ValueError("no training run is going")
+        return self.run

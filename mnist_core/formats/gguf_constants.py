@@ -14,7 +14,18 @@ DEFAULT_ALIGNMENT = 32
 MAX_ALIGNMENT = 1 << 20  # ggml refuses larger alignments so that padding cannot be used to exhaust memory
 
 KEY_ALIGNMENT = "general.alignment"  # must be a UINT32 (ggml reads it with gguf_get_val_u32)
-KEY_ARCHITECTURE = "general.architecture"
+KEY_ARCHITECTURE = "general.architecture"  # "mnist-fc" or "mnist-cnn": the one key ggml's mnist example reads
+
+# mnist-core's own metadata keys (ggml ignores keys it does not know).
+KEY_TRAINING_PREFIX = "mnist_core.training."                    # + each TrainConfig field
+KEY_TRAINING_COMMAND = KEY_TRAINING_PREFIX + "command"          # the command line that makes the model again
+KEY_TEST_ACCURACY = KEY_TRAINING_PREFIX + "test_accuracy"       # on the test set, when the trainer had one
+KEY_STEPS_DONE = KEY_TRAINING_PREFIX + "steps_done"             # a run stopped early in the page
+KEY_STARTED_FROM = KEY_TRAINING_PREFIX + "started_from"         # the model a page run continued
+KEY_FINETUNE_PREFIX = "mnist_core.finetune."                    # + each FinetuneConfig field
+KEY_CORRECTIONS = KEY_FINETUNE_PREFIX + "corrections"           # how many corrections the model has learned
+KEY_CHECKPOINT_EPOCH = "mnist_core.checkpoint.epoch"            # epochs finished (checkpoints only)
+KEY_CHECKPOINT_STEP = "mnist_core.checkpoint.step"              # AdamW steps made (checkpoints only)
 
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_NAME_BYTES = 63  # GGML_MAX_NAME is 64 including the terminating NUL; ggml refuses longer tensor names

@@ -1,15 +1,12 @@
 """The layers' matrix product, in the formulation that is fastest where the code runs.
 
 Natively (and on CuPy) `a @ b` calls BLAS. NumPy in Pyodide (WebAssembly) has no BLAS: `@` falls
-back to a plain loop, while `einsum`'s float32 sum-of-products loop runs two to four times
-faster there, transposed views included (measured under Node on the 2-core machine, machine busy,
-500 images: the FC layer's forward product 267 -> 123 ms, its weight gradient 706 -> 133 ms, the
-CNN's second convolution 308 -> 109 ms). The choice is made once, at import, from the platform.
+back to a plain loop, while `einsum`'s float32 sum-of-products loop is several times faster there,
+transposed views included (`bench/bench_pyodide.py` compares them; docs/benchmarks.md has the
+figures). The choice is made once, at import.
 """
 
-import sys
-
-IN_WEBASSEMBLY = sys.platform == "emscripten"
+from ..backend import IN_WEBASSEMBLY
 
 
 def _blas_matmul(xp, a, b, out=None):

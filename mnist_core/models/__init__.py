@@ -3,13 +3,13 @@
 import numpy as np
 
 from ..errors import ModelError
+from ..formats.gguf_constants import KEY_ARCHITECTURE
 from ..formats.gguf_reader import read_gguf
 from .base import Model
 from .cnn import CNNModel
 from .fc import FCModel
 
 ARCHITECTURES = {cls.arch: cls for cls in (FCModel, CNNModel)}
-ARCH_KEY = "general.architecture"
 
 
 def model_class(arch, source=None):
@@ -25,11 +25,11 @@ def load_model(source, name=None, xp=np):
     """Read a GGUF model (path or bytes), checking its architecture and every tensor's shape."""
     gguf = read_gguf(source, name=name)
     label = name if name is not None else (source if not isinstance(source, (bytes, bytearray, memoryview)) else None)
-    arch = gguf.metadata.get(ARCH_KEY)
+    arch = gguf.metadata.get(KEY_ARCHITECTURE)
     if arch is None:
-        raise ModelError(label, f"no {ARCH_KEY} key; not an mnist-core/ggml model")
+        raise ModelError(label, f"no {KEY_ARCHITECTURE} key; not an mnist-core/ggml model")
     if not isinstance(arch, str):
-        raise ModelError(label, f"{ARCH_KEY} must be a string, found {type(arch).__name__}")
+        raise ModelError(label, f"{KEY_ARCHITECTURE} must be a string, found {type(arch).__name__}")
     cls = model_class(arch, label)
     for tensor, shape in cls.tensor_shapes.items():
         if tensor not in gguf.tensors:
@@ -40,7 +40,7 @@ def load_model(source, name=None, xp=np):
     extra = sorted(set(gguf.tensors) - set(cls.tensor_shapes))
     if extra:
         raise ModelError(label, f"unexpected tensor {extra[0]!r} in a {arch} model")
-    metadata = {k: v for k, v in gguf.metadata.items() if k != ARCH_KEY}
+    metadata = {k: v for k, v in gguf.metadata.items() if k != KEY_ARCHITECTURE}
     return cls({t: gguf.tensors[t].reshape(shape) for t, shape in cls.tensor_shapes.items()}, xp=xp, metadata=metadata)
 
 
@@ -54,12 +54,23 @@ def _ggml_dims(shape):
     return shape
 
 
+def model_gguf(model, metadata=None):
+    """What a GGUF file of `model` holds: (metadata keys: ggml's architecture key, the model's own metadata,
+    then `metadata`; tensors by the reference's names, float32 in its shapes)."""
+    return {KEY_ARCHITECTURE: model.arch, **model.metadata, **(metadata or {})}, model.host_params()
+
+
 def save_model(model, path, metadata=None):
     """Write `model` as a GGUF file ggml's tools load, atomically; extra metadata keys are kept."""
-    # Imported here: the web page only reads models, and this keeps its start-up leaner.
+    # Imported here: the web page only reads models until one is saved, and this keeps its start-up leaner.
     from ..formats.gguf_writer import write_gguf
-    keys = {ARCH_KEY: model.arch, **model.metadata, **(metadata or {})}
-    write_gguf(path, keys, model.host_params())
+    write_gguf(path, *model_gguf(model, metadata))
+
+
+def model_file_bytes(model, metadata=None):
+    """The bytes of the GGUF file save_model would write."""
+    from ..formats.gguf_writer import gguf_bytes
+    return gguf_bytes(*model_gguf(model, metadata))
 
 
 def init_model(arch, seed=0, xp=np, scheme="he"):
@@ -84,4 +95,5 @@ def init_model(arch, seed=0, xp=np, scheme="he"):
     return cls(params, xp=xp)
 
 
-__all__ = ["ARCHITECTURES", "CNNModel", "FCModel", "Model", "init_model", "load_model", "model_class", "save_model"]
+__all__ = ["ARCHITECTURES", "CNNModel", "FCModel", "Model", "init_model", "load_model", "model_class",
+           "model_file_bytes", "model_gguf", "save_model"]

@@ -4,12 +4,9 @@ import threading
 
 import numpy as np
 
-from ..backend import is_host, to_device, to_host
+from ..backend import batch_slice, to_device, to_host
 from ..layers import Workspace, softmax
-
-IMAGE_SIZE = 28
-N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
-N_CLASSES = 10
+from ..mnist import IMAGE_SIZE, N_PIXELS
 
 
 class Model:
@@ -21,7 +18,7 @@ class Model:
 
     arch = None
     tensor_shapes = {}
-    inference_batch = 1000  # bounds the im2col buffers: (1000*784, 9) floats for the CNN's conv1
+    inference_batch = 1000  # on the host, inference goes through this many images at a time (a GPU takes all)
     training_slice = None   # on the host, a training batch goes through in slices of this many images
 
     def __init__(self, params, xp=np, metadata=None, dtype=np.float32):
@@ -43,11 +40,11 @@ class Model:
             self._workspaces.arrays = Workspace(self.xp)
         return self._workspaces.arrays
 
-    def batch_slices(self, n):
-        """[(start, stop)] of the slices a training batch of n images is prepared and trained in (pipeline.py,
-        trainer.gradient_step): `training_slice` images each on the host, for a CPU's caches and cores; the
-        whole batch on a GPU."""
-        size = (self.training_slice if is_host(self.xp) else None) or n
+    def batch_slices(self, n, size=None):
+        """[(start, stop)] of the slices a batch of n images goes through: `size` images each (default the
+        `training_slice` a training batch is prepared and trained in: pipeline.py, engine.py) on the host, for a
+        CPU's caches and cores; the whole batch on a GPU (backend.batch_slice)."""
+        size = batch_slice(self.xp, size or self.training_slice) or n
         return [(start, min(start + size, n)) for start in range(0, n, size)]
 
     def prepare_input(self, images):
@@ -69,12 +66,11 @@ class Model:
 
     def logits(self, images):
         """Logits (N, 10) for a batch of images, computed in slices of `inference_batch`."""
-        xp = self.xp
         x = self.prepare_input(images)
-        if x.shape[0] <= self.inference_batch:
+        slices = self.batch_slices(x.shape[0], self.inference_batch)
+        if len(slices) == 1:
             return self.forward(x)[0]
-        return xp.concatenate([self.forward(x[i:i + self.inference_batch])[0]
-                               for i in range(0, x.shape[0], self.inference_batch)])
+        return self.xp.concatenate([self.forward(x[start:stop])[0] for start, stop in slices])
 
     def predict_proba(self, images):
         """Class probabilities (N, 10), float32, as a NumPy array."""

@@ -5,7 +5,6 @@ the dense layer the final (16, 7, 7, N) map is flattened in (y, x, c) order, fea
 (y*7 + x)*16 + c: the Keras (channels-last) order the reference's dense layer expects.
 """
 
-from ..backend import is_host
 from ..layers import (
     bias_relu_forward,
     channel_bias_backward,
@@ -17,7 +16,8 @@ from ..layers import (
     maxpool2x2_forward,
     relu_backward,
 )
-from .base import IMAGE_SIZE, N_CLASSES, Model
+from ..mnist import IMAGE_SIZE, N_CLASSES
+from .base import Model
 
 N_CHANNELS_1 = 8
 N_CHANNELS_2 = 16
@@ -41,16 +41,10 @@ class CNNModel(Model):
         "dense.bias": (N_CLASSES,),
     }
     inference_batch = 500          # on the host: bounds the im2col buffers (cols of conv2: 28 MB)
-    device_inference_batch = 10000  # on a GPU, one slice of the whole test set keeps it busiest
     # Training goes through a batch this many images at a time (trainer.gradient_step sums the
     # gradients): the im2col matrices of 250 images (7 and 14 MB) stay in a CPU's caches, and the
     # step costs about 15 % less CPU than with all 1,000 at once. A GPU takes the batch whole.
     training_slice = 250
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not is_host(self.xp):
-            self.inference_batch = self.device_inference_batch
 
     def forward(self, x):
         """x (N, 28, 28) float in [0, 1] -> logits (N, 10) and the cache for backward.

@@ -1,8 +1,8 @@
 """mnist-fc: 784 -> 500 (ReLU) -> 10, exactly ggml's fully connected model."""
 
-from ..backend import is_host
 from ..layers import dense_backward, dense_forward, relu_backward
-from .base import N_CLASSES, N_PIXELS, Model
+from ..mnist import N_CLASSES, N_PIXELS
+from .base import Model
 
 N_HIDDEN = 500
 
@@ -40,8 +40,6 @@ class FCModel(Model):
         fc1_cache, relu_cache, fc2_cache = cache
         shape, dtype = relu_cache.shape, relu_cache.dtype
         dhidden, dw2, db2 = dense_backward(xp, dlogits, fc2_cache, dx_out=ws.array("fc2.dx", shape, dtype))
-        # The mask's scratch array saves the host a fresh one; on a GPU the memory pool already does.
-        mask = ws.array("relu.mask", shape, dtype) if is_host(xp) else None
-        dhidden = relu_backward(xp, dhidden, relu_cache, out=dhidden, mask=mask)
+        dhidden = relu_backward(xp, dhidden, relu_cache, out=dhidden, mask=ws.array("relu.mask", shape, dtype))
         _, dw1, db1 = dense_backward(xp, dhidden, fc1_cache, need_dx=False)
         return {"fc1.weight": dw1, "fc1.bias": db1, "fc2.weight": dw2, "fc2.bias": db2}

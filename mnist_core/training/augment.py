@@ -1,39 +1,33 @@
 """Training augmentation for batches of 28x28 images, vectorised over the batch, written against `xp`.
 
-MNIST digits vary in slant, size and position; drawn digits vary more, and differently: strokes
-of one width, thinner than MNIST's pen, straight pieces and sharp turns (see redraw.py). Each
-training batch goes through, in order:
+MNIST digits vary in slant, size and position. Each training batch goes through, in order:
 
-  redraw        a share of the images replaced by the same digits drawn again as pen strokes
-                (precomputed per run by redraw.redraw_bank; passed in as `redrawn`)
-  stroke width  ink thickened or thinned by a random fraction of a pixel (a blend with the
+  stroke width  (opt-in) ink thickened or thinned by a random fraction of a pixel (a blend with the
                 image's 3x3 cross-shaped grey dilation or erosion)
-  warp          one bilinear resampling through a random affine map (rotation, scale, shear,
-                shift) plus an elastic displacement field (Simard et al. 2003), drawn at 4x4 and
-                interpolated to 28x28, so that the costlier field costs one small product
+  warp          one bilinear resampling through a random affine map (rotation, scale, shift, and an
+                opt-in shear) plus an opt-in elastic displacement field (Simard et al. 2003), drawn at
+                4x4 and interpolated to 28x28, so that the costlier field costs one small product
 
 Random numbers are drawn on the host from the batch's own generator, all of a batch's at once
 (draw_augmentation -> an AugmentPlan), so a batch's images depend only on that generator,
 whichever thread prepares them; the pixel work (apply_augmentation) runs on `xp`, image by
 image, so a batch can be augmented in slices that threads take at once (pipeline.py).
 
-What it costs (bench/bench_train.py prints it): one thread takes about 8 to 11 ms per 1,000
-images for the affine warp and 15 to 20 ms for the whole drawn recipe on the 2-core development
-machine, against about 40 and 65 ms for the first, broadcast-and-fresh-arrays version. What
-made the difference: no broadcast arithmetic over (N, 28, 28) (its 28-element inner loops run
-several times slower than one flat pass), scratch arrays kept in a Workspace (a fresh array of a
-few megabytes is faulted in page by page every batch), and flat gathers from shifted views.
+The pixel work avoids broadcast arithmetic over (N, 28, 28), whose 28-element inner loops run
+several times slower than one flat pass, and takes its scratch arrays from a Workspace (a fresh
+array of a few megabytes is faulted in page by page every batch); bench/bench_train.py prints
+what augmentation costs per 1,000 images.
 """
 
 import functools
 
 import numpy as np
 
-from ..backend import is_host
+from ..backend import take_unchecked
 from ..layers.products import matmul
 from ..layers.workspace import scratch
+from ..mnist import IMAGE_SIZE
 
-IMAGE_SIZE = 28
 CENTRE = (IMAGE_SIZE - 1) / 2
 FIELD_SIZE = 4  # elastic displacements are drawn on a FIELD_SIZE x FIELD_SIZE grid over the image
 
@@ -126,14 +120,6 @@ def _pixel_offsets(xp):
     return xp.asarray(grid)
 
 
-def _gather(xp, flat, index, out):
-    """out[...] = flat[index]. NumPy's take with mode "wrap" skips the bounds check's extra pass (every
-    index here is in range); CuPy's take has no mode."""
-    if is_host(xp):
-        return np.take(flat, index, out=out, mode="wrap")
-    return xp.take(flat, index, out=out)
-
-
 def random_affine(xp, images, params, shear=None, displacement=None, workspace=None, out=None):
     """Warp float images (N, 28, 28) by per-image affine `params` (N, 4, host) with bilinear sampling.
 
@@ -143,8 +129,7 @@ def random_affine(xp, images, params, shear=None, displacement=None, workspace=N
     Returns a new array (or `out`); its intermediates come from `workspace` (a layers.Workspace) when given.
 
     The source positions of all N x 784 pixels are one small matrix product; the four neighbours
-    are four flat gathers from the bordered copies. (Broadcast arithmetic over (N, 28, 28) and
-    fresh temporaries made this three times slower.)
+    are four flat gathers from the bordered copies.
     """
     n = images.shape[0]
     pixels = IMAGE_SIZE * IMAGE_SIZE
@@ -177,7 +162,7 @@ def random_affine(xp, images, params, shear=None, displacement=None, workspace=N
     # The other three neighbours: the same indices into the copy shifted by 1, a row, a row and 1 (every
     # image's block ends in two zero rows, so they stay inside it).
     for corner_values, shift in ((c00, 0), (c01, 1), (c10, BORDERED), (c11, BORDERED + 1)):
-        _gather(xp, flat[shift:], index, corner_values)
+        take_unchecked(xp, flat[shift:], index, corner_values)
     c01 -= c00                                                         # top: c00 + fx (c01 - c00)
     c01 *= fx
     c01 += c00
@@ -240,59 +225,42 @@ class AugmentPlan:
     at once (pipeline.prepare_batch). Fields are None where the transform is off.
     """
 
-    def __init__(self, redraw=None, stroke=None, affine=None, shear=None, field=None, restretch=False):
-        self.redraw, self.stroke, self.affine, self.shear, self.field = redraw, stroke, affine, shear, field
-        self.restretch = restretch
+    def __init__(self, affine, stroke=None, shear=None, field=None):
+        self.affine, self.stroke, self.shear, self.field = affine, stroke, shear, field
 
     def rows(self, start, stop):
         """The plan of images start .. stop - 1."""
         def cut(a):
             return None if a is None else a[start:stop]
-        return AugmentPlan(cut(self.redraw), cut(self.stroke), cut(self.affine), cut(self.shear), cut(self.field),
-                           self.restretch)
+        return AugmentPlan(cut(self.affine), cut(self.stroke), cut(self.shear), cut(self.field))
 
 
-def draw_augmentation(rng, n, config, redrawn=False):
-    """The plan (AugmentPlan) of n images' augmentation as `config` says, every number from `rng`; None when
-    `config.augment` is off. `redrawn`: whether redrawn digits are at hand (the redraw share needs them).
-
-    `config` is the run's TrainConfig: `redraw` (share of images redrawn), `stroke_width` (largest
-    change, pixels of a side), `shear` and `elastic` (pixels) the drawn-digit parts.
-    """
+def draw_augmentation(rng, n, config):
+    """The plan (AugmentPlan) of n images' augmentation as `config` (a TrainConfig) says, every number from
+    `rng`; None when `config.augment` is off. `stroke_width` (largest change, pixels a side), `shear` and
+    `elastic` (pixels) add their transforms when above 0."""
     if not config.augment:
         return None
-    redraw = getattr(config, "redraw", 0.0)
-    width = getattr(config, "stroke_width", 0.0)
-    shear = getattr(config, "shear", 0.0)
-    elastic = getattr(config, "elastic", 0.0)
-    chosen = rng.random(n) < redraw if redraw > 0 and redrawn else None
-    stroke = rng.uniform(-width, width, n) if width > 0 else None
+    stroke = rng.uniform(-config.stroke_width, config.stroke_width, n) if config.stroke_width > 0 else None
     affine = random_affine_params(rng, n)
-    shear_factors = random_shear(rng, n, shear) if shear > 0 else None
-    field = random_elastic_field(rng, n, elastic) if elastic > 0 else None
-    return AugmentPlan(chosen, stroke, affine, shear_factors, field, restretch=width > 0 or redraw > 0)
+    shear = random_shear(rng, n, config.shear) if config.shear > 0 else None
+    field = random_elastic_field(rng, n, config.elastic) if config.elastic > 0 else None
+    return AugmentPlan(affine, stroke, shear, field)
 
 
-def apply_augmentation(xp, images, plan, redrawn=None, workspace=None, out=None):
+def apply_augmentation(xp, images, plan, workspace=None, out=None):
     """Augment float images (N, 28, 28) in [0, 1] on `xp` as `plan` (from draw_augmentation) says.
 
-    `redrawn` (N, 28, 28) uint8 on `xp` holds the same digits drawn as pen strokes (or None).
     `images` is left as it is; the result is a new array, or `out`. `workspace` (a
     layers.Workspace, used by one thread at a time) keeps the intermediates from call to call.
     """
     n = images.shape[0]
-    if plan.redraw is not None and redrawn is not None:
-        chosen = xp.asarray(np.flatnonzero(plan.redraw))
-        mixed = scratch(xp, workspace, "redraw.mixed", images.shape, np.float32)
-        mixed[...] = images
-        mixed[chosen] = redrawn[chosen].astype(np.float32) * np.float32(1 / 255)
-        images = mixed
     if plan.stroke is not None:
         images = vary_stroke_width(xp, images, plan.stroke, workspace=workspace)
     displacement = None if plan.field is None else elastic_field(xp, plan.field, workspace=workspace)
     images = random_affine(xp, images, plan.affine, shear=plan.shear, displacement=displacement,
                            workspace=workspace, out=out)
-    if plan.restretch:
+    if plan.stroke is not None:
         # Thinning dims thin strokes and resampling softens them; the page stretches every drawing's contrast
         # so that its darkest ink is 255 (mnist_core.preprocess), so the digits shown in training do too.
         peak = images.reshape(n, -1).max(axis=1).reshape(n, 1, 1)
@@ -300,13 +268,13 @@ def apply_augmentation(xp, images, plan, redrawn=None, workspace=None, out=None)
     return images
 
 
-def augment_batch(xp, images, rng, config, redrawn=None, workspace=None):
+def augment_batch(xp, images, rng, config, workspace=None):
     """The training augmentation of one batch: float images (N, 28, 28) in [0, 1] on `xp` -> augmented, same shape.
 
     draw_augmentation's plan from `rng` (the batch's own generator) and `config`, applied by
     apply_augmentation; `images` itself when `config.augment` is off.
     """
-    plan = draw_augmentation(rng, images.shape[0], config, redrawn is not None)
+    plan = draw_augmentation(rng, images.shape[0], config)
     if plan is None:
         return images
-    return apply_augmentation(xp, images, plan, redrawn, workspace=workspace)
+    return apply_augmentation(xp, images, plan, workspace=workspace)

@@ -9,31 +9,29 @@ import numpy as np
 
 from ..backend import to_host
 from ..errors import ModelError
+from ..formats.gguf_constants import KEY_ARCHITECTURE, KEY_CHECKPOINT_EPOCH, KEY_CHECKPOINT_STEP
 from ..formats.gguf_reader import read_gguf
 from ..formats.gguf_writer import write_gguf
-from ..models import ARCH_KEY, model_class
-
-EPOCH_KEY = "mnist_core.checkpoint.epoch"
-STEP_KEY = "mnist_core.checkpoint.step"
+from ..models import model_class, model_gguf
 
 
 def save_checkpoint(path, model, optimizer, epoch, metadata=None):
     """Write the state after `epoch` (1-based count of finished epochs)."""
     state = optimizer.state()
-    tensors = dict(model.host_params())
+    keys, tensors = model_gguf(model, {**(metadata or {}), KEY_CHECKPOINT_EPOCH: int(epoch),
+                                       KEY_CHECKPOINT_STEP: int(state["step"])})
     for moment in ("m", "v"):
         for name, value in state[moment].items():
             tensors[f"adamw.{moment}.{name}"] = np.ascontiguousarray(to_host(value), dtype=np.float32)
-    keys = {ARCH_KEY: model.arch, **(metadata or {}), EPOCH_KEY: int(epoch), STEP_KEY: int(state["step"])}
     write_gguf(path, keys, tensors)
 
 
 def load_checkpoint(path, xp):
     """Read a checkpoint -> (model, epoch, step, moments {"m": {...}, "v": {...}}, metadata)."""
     gguf = read_gguf(path)
-    arch = gguf.metadata.get(ARCH_KEY)
+    arch = gguf.metadata.get(KEY_ARCHITECTURE)
     cls = model_class(arch, path)
-    for key in (EPOCH_KEY, STEP_KEY):
+    for key in (KEY_CHECKPOINT_EPOCH, KEY_CHECKPOINT_STEP):
         if key not in gguf.metadata:
             raise ModelError(path, f"not a training checkpoint: no {key} key")
     expected = list(cls.tensor_shapes) + [f"adamw.{m}.{n}" for m in ("m", "v") for n in cls.tensor_shapes]
@@ -44,5 +42,6 @@ def load_checkpoint(path, xp):
     model = cls({n: gguf.tensors[n] for n in cls.tensor_shapes}, xp=xp)
     moments = {m: {n: xp.asarray(np.asarray(gguf.tensors[f"adamw.{m}.{n}"], dtype=np.float32))
                    for n in cls.tensor_shapes} for m in ("m", "v")}
-    metadata = {k: v for k, v in gguf.metadata.items() if k not in (ARCH_KEY, EPOCH_KEY, STEP_KEY)}
-    return model, int(gguf.metadata[EPOCH_KEY]), int(gguf.metadata[STEP_KEY]), moments, metadata
+    own = (KEY_ARCHITECTURE, KEY_CHECKPOINT_EPOCH, KEY_CHECKPOINT_STEP)
+    metadata = {k: v for k, v in gguf.metadata.items() if k not in own}
+    return model, int(gguf.metadata[KEY_CHECKPOINT_EPOCH]), int(gguf.metadata[KEY_CHECKPOINT_STEP]), moments, metadata

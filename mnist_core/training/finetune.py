@@ -2,7 +2,8 @@
 
 When the page misreads a drawing and the user says which digit it was, the model should read
 that drawing, and others drawn the same way, right from then on, without getting worse at MNIST.
-A correction is learnt in two phases of AdamW steps (trainer.train_step), each step on one batch of
+A correction is learnt in two phases of AdamW steps (engine.train_step, the step every training run
+makes), each step on one batch of
 
   the user's examples    the newest always, then the others newest first, up to `user_batch`
   replay images          MNIST training images drawn at random
@@ -29,13 +30,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..formats.gguf_constants import KEY_FINETUNE_PREFIX
 from ..layers import softmax
 from ..layers.workspace import Workspace
+from ..mnist import IMAGE_SIZE
 from .augment import augment_batch
+from .config import TrainConfig
+from .engine import train_step
 from .optimizer import AdamW
-from .trainer import TrainConfig, train_step
-
-METADATA_PREFIX = "mnist_core.finetune."
 
 
 @dataclass
@@ -54,7 +56,7 @@ class FinetuneConfig:
     augment: bool = True          # warp the user's examples and the replay images as training does
 
     def as_metadata(self):
-        return {f"{METADATA_PREFIX}{key}": value for key, value in asdict(self).items()}
+        return {KEY_FINETUNE_PREFIX + key: value for key, value in asdict(self).items()}
 
 
 class Finetuner:
@@ -86,7 +88,7 @@ class Finetuner:
         "digit" (what the model now reads in it)}.
         """
         config, xp, model = self.config, self.model.xp, self.model
-        images = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
+        images = np.asarray(images, dtype=np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         if len(images) == 0 or len(images) != len(labels):
             raise ValueError(f"expected K >= 1 images and K labels, got {len(images)} and {len(labels)}")

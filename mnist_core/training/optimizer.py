@@ -1,6 +1,7 @@
 """AdamW with ggml's defaults (lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight decay 0)."""
 
 from ..backend import fused_kernel
+from ..layers.workspace import Workspace
 
 # One pass per element on CuPy. The moments are updated as m += (1 - beta1) (g - m), the same
 # number as beta1 m + (1 - beta1) g with one multiplication fewer.
@@ -12,11 +13,9 @@ v += one_minus_beta2 * (g * g - v);
 p = p * decay - step_size * m / (sqrt(v) + eps_hat);
 """
 
-
-# The larger tensors are updated in pieces that a pool's threads take at once: as many equal pieces as
-# there are threads (or a multiple, so that no piece passes MAX_PIECE elements). Equal shares matter more
-# than cache-sized ones: with 2 threads, mnist-fc's 392,000 first-layer weights went 1.4 -> 1.0 ms a step
-# as 2 pieces of 196,000 rather than 3 of 131,072 and a remainder; smaller pieces cost more in hand-offs.
+# With a pool, tensors of at least MIN_SPLIT elements are updated in pieces its threads take at once: as many
+# equal pieces as there are threads, or a multiple of that so that no piece passes MAX_PIECE elements. Equal
+# shares keep every thread busy to the end; much smaller pieces cost more in hand-offs than they save.
 MIN_SPLIT = 1 << 17
 MAX_PIECE = 1 << 18
 
@@ -34,11 +33,11 @@ class AdamW:
         self.m = {name: xp.zeros_like(p) for name, p in params.items()}
         self.v = {name: xp.zeros_like(p) for name, p in params.items()}
         self.xp = xp
-        self._scratch = {}  # one temporary per tensor, reused every step
+        self._workspace = Workspace(xp)  # one temporary per tensor, reused every step
 
-    def step(self, params, grads, lr=None, workers=None):
-        """Apply one update to `params` from `grads` (both keyed by tensor name); `workers`, a thread pool,
-        takes pieces of the larger tensors at once (element-wise work: the same result either way)."""
+    def step(self, params, grads, lr=None, pool=None):
+        """Apply one update to `params` from `grads` (both keyed by tensor name); `pool` (engine.StepPool) takes
+        pieces of the larger tensors at once (element-wise work: the same result either way)."""
         xp = self.xp
         lr = self.lr if lr is None else lr
         self.step_count += 1
@@ -54,27 +53,24 @@ class AdamW:
             if kernel is not None:
                 kernel(g, 1 - self.beta1, 1 - self.beta2, step_size, eps_hat, decay, p, m, v)
                 continue
-            scratch = self._scratch.get(name)
-            if scratch is None or scratch.shape != p.shape or scratch.dtype != p.dtype:
-                scratch = self._scratch[name] = xp.empty_like(p)
-            if workers is None or p.size < MIN_SPLIT:
+            scratch = self._workspace.array(name, p.shape, p.dtype)
+            if pool is None or p.size < MIN_SPLIT:
                 pieces.append((p, g, m, v, scratch))
                 continue
             # Flat views of the same memory (parameters, moments and scratch are C-contiguous).
             flat = [a.reshape(-1) for a in (p, g, m, v, scratch)]
-            threads = getattr(workers, "_max_workers", 2)
-            count = threads * -(-p.size // (threads * MAX_PIECE))
+            count = pool.threads * -(-p.size // (pool.threads * MAX_PIECE))
             bounds = [p.size * k // count for k in range(count + 1)]
             pieces += [tuple(a[bounds[k]:bounds[k + 1]] for a in flat) for k in range(count)]
 
         def update(piece):
             self._update(*piece, step_size, eps_hat, decay)
 
-        if workers is None:
+        if pool is None:
             for piece in pieces:
                 update(piece)
         else:
-            list(workers.map(update, pieces))
+            list(pool.map(update, pieces))
 
     def _update(self, p, g, m, v, scratch, step_size, eps_hat, decay):
         """The kernel's arithmetic above, pass by pass, in place, without temporaries."""

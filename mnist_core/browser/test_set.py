@@ -1,0 +1,56 @@
+"""The MNIST test set as the page holds it: the images Random, the evaluation and the confusion matrix show,
+and the guard that keeps them out of fine-tuning ("a test image is never trained on")."""
+
+import numpy as np
+
+from ..formats.idx import read_idx_pair
+from .convert import to_bytes
+
+TEST_NAMES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # as the site serves them
+
+
+class TestSet:
+    """uint8 test `images` (N, 28, 28) and `labels` (N,), once loaded, and a generator for Random."""
+
+    __test__ = False  # a domain class, not a pytest test class
+
+    def __init__(self, seed=None):
+        self.images = self.labels = None
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def loaded(self):
+        return self.images is not None
+
+    def load(self, images_bytes, labels_bytes):
+        """Read the test images and labels from IDX bytes (raw or gzipped); returns how many."""
+        self.images, self.labels = read_idx_pair(to_bytes(images_bytes), to_bytes(labels_bytes),
+                                                 images_name=TEST_NAMES[0], labels_name=TEST_NAMES[1])
+        return int(self.labels.size)
+
+    def _require(self):
+        if self.images is None:
+            raise ValueError("the test set is not loaded")
+
+    def random_index(self, seed=None):
+        """A random test image's index: seeded, or from the set's own generator."""
+        self._require()
+        rng = np.random.default_rng(seed) if seed is not None else self.rng
+        return int(rng.integers(self.labels.size))
+
+    def image(self, index):
+        """(image (28, 28) uint8, label) of test image `index`."""
+        self._require()
+        index = int(index)
+        if not 0 <= index < self.labels.size:
+            raise ValueError(f"test image index {index} is out of range 0..{self.labels.size - 1}")
+        return self.images[index], int(self.labels[index])
+
+    def refusal(self, image):
+        """None, or why `image` (28, 28) uint8 may not be trained on: it is one of the test images."""
+        if self.images is None:
+            return None
+        same = np.flatnonzero((self.images == image).all(axis=(1, 2)))
+        if same.size:
+            return f"that is MNIST test image {int(same[0])}: the test images are never trained on"
+        return None
