@@ -25,7 +25,7 @@ ACTIVATIONS = {
     "mnist-cnn": {"conv1.relu": [8, 28, 28], "conv1.pool": [8, 14, 14], "conv2.relu": [16, 14, 14],
                   "conv2.pool": [16, 7, 7], "dense.input": [784], "logits": [10], "softmax": [10]},
 }
-FD_STEP = 1e-5          # in [0, 1] pixel units; the float64 network is piecewise linear, so any step within a piece
+FD_STEP = 1e-5          # in x = pixel / 255; the network is piecewise linear: within one piece any step is exact
 FD_IMAGES = (0, 1, 2)   # test images checked pixel by pixel (the third against a digit other than the runner-up)
 cupy_backend = cupy_backends.cupy_backend  # the fixture: the stand-in, and real CuPy where there is a GPU
 
@@ -50,7 +50,7 @@ def switches(arch, layers):
         if pre.ndim == 4:
             n, c, h, w = pre.shape
             windows = pre.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5)
-            windows = windows.reshape(n, c, h // 2, w // 2, 4)   # the four positions in the kernels' order
+            windows = windows.reshape(n, c, h // 2, w // 2, 4)   # positions as pool.py numbers them
             parts.append(np.where(windows.max(axis=-1) > 0, windows.argmax(axis=-1), -1).reshape(n, -1))
     return np.concatenate(parts, axis=1)
 
@@ -114,6 +114,8 @@ def test_activations_equal_an_independent_forward_pass(arch, models, mnist_test)
         assert (result["digit"], result["runner_up"], result["versus"]) == (order[0], order[1], order[1])
         assert result["logits"] == activations["logits"]["values"]
         assert result["probabilities"] == activations["softmax"]["values"]
+        # the very probabilities a plain prediction gives, so the page's bars agree with its view
+        assert result["probabilities"] == model.predict_proba(images[index][None])[0].tolist()
         assert len(result["saliency"]) == 784 and all(type(v) is float for v in result["saliency"])
 
 
