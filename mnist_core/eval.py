@@ -2,10 +2,12 @@
 
 With no arguments it evaluates the shipped CNN (assets/mnist-cnn-f32.gguf, inside the package
 when installed: mnist_core.shipped) on the MNIST test set, fetching the data first if needed.
-Output lines match ggml's.
+Output lines match ggml's. With `--explain N` it then writes PNG pictures of what the model sees in N
+test images, misclassified first (mnist_core.pictures, docs/explain.md), and says so in one more line.
 """
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -21,6 +23,7 @@ from .shipped import shipped_model_path
 DEFAULT_ARCH = "mnist-cnn"  # the shipped model evaluated when no MODEL is given
 # ggml names backends ("CPU", "CUDA0"); map them onto ours so its command lines keep working.
 GGML_BACKEND_NAMES = {"cpu": "numpy", "cuda": "cupy", "cuda0": "cupy"}
+DEFAULT_EXPLAIN_DIR = "explain"
 
 
 def parse_backend(name):
@@ -49,6 +52,12 @@ def build_parser():
     parser.add_argument("ggml_backend", nargs="?", metavar="BACKEND", help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: numpy)")
     parser.add_argument("--seed", type=int, help="seed for the choice of the printed digit")
+    parser.add_argument("--explain", type=int, metavar="N",
+                        help="then write PNG pictures of N test images, misclassified first: the input, its saliency, "
+                             "occlusion and every layer's activations, and the first layer's weights "
+                             "(docs/explain.md)")
+    parser.add_argument("--explain-dir", metavar="DIR", default=DEFAULT_EXPLAIN_DIR,
+                        help=f"where --explain writes its pictures (default: {DEFAULT_EXPLAIN_DIR})")
     return parser
 
 
@@ -56,6 +65,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     backend = parse_backend(args.backend or args.ggml_backend or "numpy")
     xp = get_array_module(backend)
+    if args.explain is not None and args.explain < 0:
+        raise MnistCoreError(f"--explain must be a number of images, 0 or more, got {args.explain}")
+    if args.explain and os.path.exists(args.explain_dir) and not os.path.isdir(args.explain_dir):
+        raise MnistCoreError(f"{args.explain_dir}: is a file, expected a folder for --explain's pictures")
 
     images_path, labels_path = test_set_paths(args.images, args.labels)
     images, labels = read_idx_pair(images_path, labels_path)
@@ -75,6 +88,12 @@ def main(argv=None):
     printed = result.printed()
     print(f"main: test_loss={printed['loss']}+-{printed['loss_uncertainty']}")
     print(f"main: test_acc={printed['accuracy']}+-{printed['accuracy_uncertainty']}%")
+    if args.explain:
+        from .pictures import write_explanations  # imported here: plain evaluation never draws
+        folders = write_explanations(model, images, labels, result.predictions, args.explain_dir, args.explain)
+        wrong = int((result.predictions != labels).sum())
+        print(f"explain: pictures of {len(folders)} test images ({min(wrong, len(folders))} misclassified) "
+              f"in {args.explain_dir}")
     return 0
 
 

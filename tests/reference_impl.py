@@ -10,12 +10,19 @@ import math
 import numpy as np
 
 
-def fc_logits(params, images):
-    x = images.reshape(len(images), 784).astype(np.float64) / 255.0
+def fc_layers(params, x):
+    """x (N, 28, 28) float in [0, 1] -> every layer's values, float64: fc1 (before ReLU) and fc1.relu (N, 500),
+    logits (N, 10)."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), 784)
     w1, b1 = params["fc1.weight"].astype(np.float64), params["fc1.bias"].astype(np.float64)
     w2, b2 = params["fc2.weight"].astype(np.float64), params["fc2.bias"].astype(np.float64)
-    hidden = np.maximum(np.einsum("hi,ni->nh", w1, x) + b1, 0.0)
-    return np.einsum("oh,nh->no", w2, hidden) + b2
+    pre = np.einsum("hi,ni->nh", w1, x) + b1
+    hidden = np.maximum(pre, 0.0)
+    return {"fc1": pre, "fc1.relu": hidden, "logits": np.einsum("oh,nh->no", w2, hidden) + b2}
+
+
+def fc_logits(params, images):
+    return fc_layers(params, images.astype(np.float64) / 255.0)["logits"]
 
 
 def _conv_same(x, kernel, bias):
@@ -32,22 +39,34 @@ def _conv_same(x, kernel, bias):
     return out
 
 
-def _relu_pool(x):
-    x = np.maximum(x, 0.0)
+def _pool(x):
     n, c, h, w = x.shape
     return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
 
 
-def cnn_logits(params, images):
+def cnn_layers(params, x):
+    """x (N, 28, 28) float in [0, 1] -> every layer's values, float64, in the reference's order (conv + bias, ReLU,
+    then pool), channels first: conv1 (before ReLU) and conv1.relu (N, 8, 28, 28), conv1.pool (N, 8, 14, 14),
+    conv2 and conv2.relu (N, 16, 14, 14), conv2.pool (N, 16, 7, 7), dense.input (N, 784), logits (N, 10)."""
     p = {k: v.astype(np.float64) for k, v in params.items()}
-    x = images.reshape(len(images), 1, 28, 28).astype(np.float64) / 255.0
-    x = _relu_pool(_conv_same(x, p["conv1.kernel"], p["conv1.bias"].reshape(-1)))
-    x = _relu_pool(_conv_same(x, p["conv2.kernel"], p["conv2.bias"].reshape(-1)))
-    flat = x.transpose(0, 2, 3, 1).reshape(len(images), 7 * 7 * 16)  # Keras order: (y, x, c)
-    return np.einsum("of,nf->no", p["dense.weight"], flat) + p["dense.bias"]
+    layers = {}
+    a = np.asarray(x, dtype=np.float64).reshape(len(x), 1, 28, 28)
+    for name in ("conv1", "conv2"):
+        layers[name] = _conv_same(a, p[f"{name}.kernel"], p[f"{name}.bias"].reshape(-1))
+        layers[f"{name}.relu"] = np.maximum(layers[name], 0.0)
+        a = layers[f"{name}.pool"] = _pool(layers[f"{name}.relu"])
+    flat = a.transpose(0, 2, 3, 1).reshape(len(x), 7 * 7 * 16)  # Keras order: (y, x, c)
+    layers["dense.input"] = flat
+    layers["logits"] = np.einsum("of,nf->no", p["dense.weight"], flat) + p["dense.bias"]
+    return layers
+
+
+def cnn_logits(params, images):
+    return cnn_layers(params, images.astype(np.float64) / 255.0)["logits"]
 
 
 LOGITS = {"mnist-fc": fc_logits, "mnist-cnn": cnn_logits}
+LAYERS = {"mnist-fc": fc_layers, "mnist-cnn": cnn_layers}
 
 
 def ggml_scores(logits, labels, batch=500):

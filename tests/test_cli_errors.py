@@ -160,6 +160,18 @@ def test_eval_reports_directory_given_as_model(files):
                           "folder.gguf", "is a directory")
 
 
+def test_eval_rejects_a_negative_explain_count(files):
+    assert_one_line_error(run_module("eval", "model.gguf", "images", "labels", "--explain", "-1", cwd=files),
+                          "--explain", "0 or more", "-1")
+
+
+def test_eval_explain_reports_a_file_where_its_folder_should_be(files):
+    (files / "pictures").write_bytes(b"not a folder")
+    assert_one_line_error(run_module("eval", "model.gguf", "images", "labels", "--explain", "2",
+                                     "--explain-dir", "pictures", cwd=files), "pictures", "is a file")
+    assert (files / "pictures").read_bytes() == b"not a folder"
+
+
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed here")
 def test_eval_backend_cupy_without_cupy_says_how_to_install_it(files):
     assert_one_line_error(run_module("eval", "model.gguf", "images", "labels", "--backend", "cupy", cwd=files),

@@ -21,6 +21,7 @@ from mnist_core.layers import (
     softmax_cross_entropy_backward,
 )
 from mnist_core.models import init_model, model_class
+from mnist_core.models.base import INPUT_GRADIENT
 
 xp = np
 cupy_backend = cupy_backends.cupy_backend  # the fixture: the stand-in, and real CuPy where there is a GPU
@@ -161,6 +162,51 @@ def test_model_backward_matches_finite_differences(rng, arch):
             numeric = (plus - minus) / (2 * eps)
             analytic = grads[name].reshape(-1)[i]
             assert abs(analytic - numeric) <= 1e-6 + 1e-5 * abs(numeric), (name, i, analytic, numeric)
+
+
+@pytest.mark.parametrize("arch", ["mnist-fc", "mnist-cnn"])
+def test_model_input_gradient_matches_finite_differences(rng, arch):
+    """backward(..., input_grad=True): the gradient wrt the images (a sample of pixels of each), from the layers'
+    own backward passes; the parameters' gradients are the same as without it, and without it there is none."""
+    model = init_model(arch, seed=3)
+    model.params = {k: (v + rng.normal(0, 0.1, v.shape) if k.endswith(".bias") else v).astype(np.float64)
+                    for k, v in model.params.items()}
+    images = rng.random((3, 28, 28))
+    upstream = rng.normal(size=(3, 10))
+
+    def loss():
+        return float((model.forward(images)[0] * upstream).sum())
+
+    grads = model.backward(upstream, model.forward(images)[1], input_grad=True)
+    plain = model.backward(upstream, model.forward(images)[1])
+    assert INPUT_GRADIENT not in plain and set(grads) == {*plain, INPUT_GRADIENT}
+    for name, grad in plain.items():
+        np.testing.assert_array_equal(grads[name], grad, err_msg=name)
+    dx = grads[INPUT_GRADIENT]
+    assert dx.shape == images.shape
+    eps = 1e-6
+    flat = images.reshape(-1)
+    for i in rng.choice(flat.size, size=40, replace=False):
+        old = flat[i]
+        flat[i] = old + eps
+        plus = loss()
+        flat[i] = old - eps
+        minus = loss()
+        flat[i] = old
+        numeric = (plus - minus) / (2 * eps)
+        assert abs(dx.reshape(-1)[i] - numeric) <= 1e-6 + 1e-5 * abs(numeric), (i, dx.reshape(-1)[i], numeric)
+
+
+@pytest.mark.parametrize("arch", ["mnist-fc", "mnist-cnn"])
+def test_an_input_gradient_outlives_the_next_backward_pass(rng, arch):
+    """The input gradient is the caller's own array, not a workspace's that the next pass overwrites."""
+    model = init_model(arch, seed=2)
+    first, second = rng.random((1, 28, 28)).astype(np.float32), rng.random((1, 28, 28)).astype(np.float32)
+    upstream = np.ones((1, 10), np.float32)
+    dx = model.backward(upstream, model.forward(first)[1], input_grad=True)[INPUT_GRADIENT]
+    kept = dx.copy()
+    model.backward(upstream, model.forward(second)[1], input_grad=True)
+    np.testing.assert_array_equal(dx, kept)
 
 
 def test_maxpool_backward_gives_each_tied_window_to_its_first_position():

@@ -8,12 +8,15 @@ from ..backend import batch_slice, to_device, to_host
 from ..layers import Workspace, softmax
 from ..mnist import IMAGE_SIZE, N_PIXELS
 
+INPUT_GRADIENT = "input"  # backward(..., input_grad=True) returns the gradient wrt the images under this key
+
 
 class Model:
     """A model is its architecture name, its tensors (by GGUF name, in NumPy shapes) and an `xp`.
 
-    Subclasses set `arch` and `tensor_shapes` and implement `forward(x)` -> (logits, cache) and
-    `backward(dlogits, cache)` -> gradients keyed like `params`.
+    Subclasses set `arch` and `tensor_shapes` and implement `forward(x)` -> (logits, cache),
+    `backward(dlogits, cache, input_grad=False)` -> gradients keyed like `params` (and, when asked, the
+    gradient wrt x under INPUT_GRADIENT), and `activations(cache)` -> the forward pass's layer outputs by name.
     """
 
     arch = None
@@ -28,6 +31,11 @@ class Model:
         self.params = {name: to_device(xp, np.array(to_host(params[name]), dtype=dtype, order="C"))
                        for name in self.tensor_shapes}
         self.metadata = dict(metadata or {})
+
+    @property
+    def dtype(self):
+        """The parameters' floating-point type: float32, or float64 for gradient checks."""
+        return self.params[next(iter(self.tensor_shapes))].dtype
 
     @property
     def workspace(self):

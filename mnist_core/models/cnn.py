@@ -17,7 +17,7 @@ from ..layers import (
     relu_backward,
 )
 from ..mnist import IMAGE_SIZE, N_CLASSES
-from .base import Model
+from .base import INPUT_GRADIENT, Model
 
 N_CHANNELS_1 = 8
 N_CHANNELS_2 = 16
@@ -67,33 +67,58 @@ class CNNModel(Model):
     def _block_forward(self, x, kernel, bias, name):
         """conv 3x3 -> max pool 2x2 -> bias -> ReLU on (C, H, W, N) maps."""
         xp, ws = self.xp, self.workspace
-        z, conv_cache = conv3x3_forward(xp, x, kernel, workspace=ws.scope(f"{name}.conv"))
-        z, pool_cache = maxpool2x2_forward(xp, z, workspace=ws.scope(f"{name}.pool"))
+        y, conv_cache = conv3x3_forward(xp, x, kernel, workspace=ws.scope(f"{name}.conv"))
+        z, pool_cache = maxpool2x2_forward(xp, y, workspace=ws.scope(f"{name}.pool"))
         # In place: the pooling cache keeps which position won, not the pooled values.
         a, relu_cache = bias_relu_forward(xp, z, bias.reshape(-1, 1, 1, 1), out=z)
-        return a, (conv_cache, pool_cache, relu_cache, name)
+        # The conv output y is kept for activations() only; backward needs no more than the winners.
+        return a, (conv_cache, pool_cache, relu_cache, name, y)
 
     def _block_backward(self, da, cache, need_dx=True):
         """Gradients of one block: (dx or None, dkernel, dbias (C,))."""
         xp, ws = self.xp, self.workspace
-        conv_cache, pool_cache, relu_cache, name = cache
+        conv_cache, pool_cache, relu_cache, name, _ = cache
         dz = relu_backward(xp, da, relu_cache, out=ws.array(f"{name}.relu.dx", da.shape, da.dtype))
         dbias = channel_bias_backward(xp, dz)
         dz = maxpool2x2_backward(xp, dz, pool_cache, workspace=ws.scope(f"{name}.pool"))
         dx, dkernel = conv3x3_backward(xp, dz, conv_cache, need_dx=need_dx, workspace=ws.scope(f"{name}.conv"))
         return dx, dkernel, dbias
 
-    def backward(self, dlogits, cache):
-        """dlogits (N, 10) -> gradients of every parameter, keyed by tensor name."""
+    def activations(self, cache):
+        """The layer outputs of the forward pass that made `cache`, batch first (valid as long as the cache is):
+        conv1.relu (N, 8, 28, 28), conv1.pool (N, 8, 14, 14), conv2.relu (N, 16, 14, 14), conv2.pool (N, 16, 7, 7)
+        and dense.input (N, 784), the (y, x, c)-ordered features.
+
+        The forward pools before bias and ReLU, so the maps after ReLU at full resolution never exist there: they
+        are relu(conv output + bias), one elementwise pass over the conv output the cache keeps (8*28*28 and
+        16*14*14 values an image, no second convolution). Their 2x2 maxima are the pooled maps (forward's docstring).
+        """
+        xp, p = self.xp, self.params
+        maps = {}
+        for layer, block_cache in (("conv1", cache[0]), ("conv2", cache[1])):
+            _, _, pooled, _, conv_out = block_cache
+            full, _ = bias_relu_forward(xp, conv_out, p[f"{layer}.bias"].reshape(-1, 1, 1, 1))   # (C, H, W, N)
+            maps[f"{layer}.relu"] = full.transpose(3, 0, 1, 2)
+            maps[f"{layer}.pool"] = pooled.transpose(3, 0, 1, 2)
+        maps["dense.input"] = cache[2][0]
+        return maps
+
+    def backward(self, dlogits, cache, input_grad=False):
+        """dlogits (N, 10) -> gradients of every parameter, keyed by tensor name; with `input_grad`, also the
+        gradient wrt x, (N, 28, 28), under INPUT_GRADIENT (training never asks: conv1's col2im, the largest)."""
         xp = self.xp
         block1_cache, block2_cache, dense_cache = cache
         dfeatures, dw_dense, db_dense = dense_backward(xp, dlogits, dense_cache)
         c2, h2, w2, n = block2_cache[2].shape
         da2 = dfeatures.reshape(n, h2, w2, c2).transpose(3, 1, 2, 0)            # (16, 7, 7, N)
         da1, dk2, db2 = self._block_backward(da2, block2_cache)
-        _, dk1, db1 = self._block_backward(da1, block1_cache, need_dx=False)
-        return {
+        dx, dk1, db1 = self._block_backward(da1, block1_cache, need_dx=input_grad)
+        grads = {
             "conv1.kernel": dk1, "conv1.bias": db1.reshape(self.tensor_shapes["conv1.bias"]),
             "conv2.kernel": dk2, "conv2.bias": db2.reshape(self.tensor_shapes["conv2.bias"]),
             "dense.weight": dw_dense, "dense.bias": db_dense,
         }
+        if input_grad:
+            # dx (1, 28, 28, N) is a workspace array, which the next backward overwrites: a copy, batch first
+            grads[INPUT_GRADIENT] = dx[0].transpose(2, 0, 1).copy()
+        return grads
