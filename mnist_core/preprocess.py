@@ -117,9 +117,9 @@ def thicken_to_pen_width(crop):
     The page's brush is 20 canvas pixels; on a digit drawn 240 pixels tall that is 1.7 pixels
     once fitted into MNIST's 20x20 box, where MNIST's pen is 1.7 to 3.4 pixels (10th to 90th
     percentile, median 2.3). Strokes that thin read worse, so they are grown by the missing width
-    (the width was chosen on bench/bench_drawn.py: README, "Drawn digits"). The work
+    (the width was chosen on bench/bench_drawn.py: docs/training.md, "Drawn digits"). The work
     is done at WORK_SCALE times the 20x20 box: fine enough for fractions of a pixel, small enough
-    to cost about a millisecond. Strokes at least that wide are left as they are.
+    to stay cheap. Strokes at least that wide are left as they are.
     """
     height, width = crop.shape
     fit = BOX_SIZE / max(height, width)                  # canvas pixels -> 20x20-box pixels

@@ -4,7 +4,7 @@ A fresh array of a few megabytes is expensive on a CPU: the allocator hands larg
 to the operating system when they are freed, and the next batch's block comes back as new
 pages that the kernel faults in and zeroes. One CNN training step of 1,000 images allocates
 about 250 MB of such arrays (im2col matrices of 28 and 56 MB among them), and faulting them in
-cost about a quarter of the step on the 2-core development machine. A `Workspace` keeps each
+is a large share of the step. A `Workspace` keeps each
 of those arrays alive and hands the same one back for the next batch of the same shape.
 
 The price is aliasing: an array from a workspace is overwritten by the next call that asks for

@@ -41,9 +41,9 @@ class CNNModel(Model):
         "dense.bias": (N_CLASSES,),
     }
     inference_batch = 500          # on the host: bounds the im2col buffers (cols of conv2: 28 MB)
-    # Training goes through a batch this many images at a time (trainer.gradient_step sums the
-    # gradients): the im2col matrices of 250 images (7 and 14 MB) stay in a CPU's caches, and the
-    # step costs about 15 % less CPU than with all 1,000 at once. A GPU takes the batch whole.
+    # Training goes through a batch this many images at a time on the host (engine.gradient_step sums the
+    # gradients): the im2col matrices of 250 images (7 and 14 MB) stay in a CPU's caches, which saves
+    # CPU time over all 1,000 at once. A GPU takes the batch whole.
     training_slice = 250
 
     def forward(self, x):

@@ -24,7 +24,7 @@ class FCModel(Model):
         """x (N, 28, 28) float in [0, 1] -> logits (N, 10) and the cache for backward.
 
         The hidden layer's arrays live in the thread's workspace (Model.workspace): fresh ones of a
-        megabyte or more cost page faults every step (about 7 % of an FC epoch).
+        megabyte or more would cost page faults every step.
         """
         xp, p = self.xp, self.params
         x = x.reshape(x.shape[0], N_PIXELS)

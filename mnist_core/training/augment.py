@@ -69,7 +69,7 @@ def elastic_field(xp, field, workspace=None):
     """Grid displacements (N, 2, 4, 4) -> per-pixel displacements (N, 2, 28, 28) on xp.
 
     W field W.T for every field, as two large products (along x, then along y) rather than one
-    einsum, which NumPy runs as a slow loop (32 ms -> a few ms for 1,000 images). With a
+    einsum, which NumPy runs as a loop many times slower. With a
     `workspace` the result is a view of its array "elastic.full_xy", valid until the next call.
     """
     weights = _interpolation_matrix(xp)                                    # (28, 4)

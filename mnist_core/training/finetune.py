@@ -18,11 +18,8 @@ both warped by the training augmentation (so that the model learns the style, no
                lower rate, which pull MNIST back into place while the user's examples stay in
                the batch; the page runs them one at a time after showing the prediction
 
-Why two phases: with one person's 20 corrections (tests/handwriting.py) the learn phases alone cost
-the first shipped mnist-fc 0.39 points of MNIST test accuracy, learn + consolidate 0.11 (the
-README has the figures for the models shipped now). A style that is another digit's MNIST form
-costs that digit whatever is done: a 9 closed like a g (an 8 to MNIST), taught as 9, costs FC
-about 0.5 points, nearly all of it MNIST 8s read as 9.
+Why two phases: the learn phase alone moves MNIST digits that look like the example; consolidating
+with many replayed images pulls most of that back (docs/finetune.md has the figures).
 One Finetuner serves one model across corrections: AdamW's moments carry over.
 """
 
