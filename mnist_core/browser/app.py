@@ -176,10 +176,7 @@ class App:
             restored.append({**self.models.describe(name), "learned": True})
         for entry in to_py(trained):
             model = load_model(to_bytes(entry["bytes"]), name=f"{entry['name']} (stored in this browser)")
-            selected = self.models.selected
-            name = self.models.add(entry["name"], model)
-            self.models.selected = selected if selected is not None else name
-            restored.append(self.models.describe(name))
+            restored.append(self.models.describe(self.models.add(entry["name"], model, select=False)))
         return {"count": count, "refused": refused, "restored": restored}
 
     # ---------------------------------------------------------------- training in the page

@@ -99,9 +99,7 @@ class Learning:
             self._originals.setdefault(name, _params_copy(self.models.get(name)))
         else:
             self._originals.setdefault(name, None)
-        selected = self.models.selected
         self.models.put(name, model)
-        self.models.selected = selected if selected is not None else name
         self._finetuners.pop(name, None)
 
     def forget(self):

@@ -42,15 +42,17 @@ class ModelRegistry:
         if self.selected is None:
             self.selected = name
 
-    def add(self, name, model):
+    def add(self, name, model, select=True):
         """Put `model` in the list under `name`, or `name (2)`, `name (3)`... when that is taken (an architecture's
-        name stays the shipped model's, loaded or not), select it and return its name."""
+        name stays the shipped model's, loaded or not), and return its name. It is selected, unless `select` is
+        False and another model already is."""
         unique, copy = name, 1
         while unique in self._models or unique in ARCHITECTURES:
             copy += 1
             unique = f"{name} ({copy})"
         self._models[unique] = model
-        self.selected = unique
+        if select or self.selected is None:
+            self.selected = unique
         return unique
 
     def select(self, name):
