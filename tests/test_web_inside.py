@@ -351,7 +351,8 @@ def test_the_view_says_in_words_which_digit_against_which_and_where_only_after_f
     assert text.startswith(f"Inside mnist-fc: {pair}: ")
     places = ("at the top", "at the bottom", "on the left", "on the right", "in the middle")
     assert any(place in text for place in places)
-    assert "hidden units are active" in text and "Logits:" in text and "Softmax:" in text
+    assert "hidden units are active" in text and "Softmax: " in text
+    assert page.text_content("#inside-summary").startswith(f"mnist-fc read {drawn['digit']}, runner-up ")
     assert [entry for entry in page.evaluate("announced") if entry[0]] == [[text, "final"]]  # Clear empties it
     assert pair in page.get_attribute("#saliency", "aria-label")
     for canvas in ("logits", "softmax", "unit-input", "unit-output"):

@@ -6,10 +6,13 @@
 //   mnist-fc        the hidden units and one unit's weights (inside-fc.js)
 //   mnist-cnn       the feature maps, the kernels, the dense layer's input (inside-cnn.js)
 //   both            the logits and the softmax
-// It never holds up a prediction: an explanation is asked for once the prediction is shown and no
-// other prediction is on its way (prediction.js's settled), one at a time; a wish made meanwhile
-// replaces the one waiting, and an answer overtaken by a newer wish is not drawn. The words for
-// screen readers come from inside-words.js; the live region speaks only after final predictions.
+// It keeps out of the predictions' way: an explanation is asked for once the prediction is shown and
+// no other prediction is on its way (prediction.js's settled), one at a time; a wish made meanwhile
+// replaces the one waiting, and an answer overtaken by a newer wish is not drawn. So an explanation
+// starts right after a prediction, long before the next live one is due (at most one per 60 ms),
+// and a prediction never waits behind more than the one explanation the worker may be computing.
+// The words for screen readers come from inside-words.js; the live region speaks only after final
+// predictions.
 
 import { $, fail } from "./dom.js";
 import { showCnn } from "./inside-cnn.js";
@@ -91,10 +94,10 @@ function show(result, asked) {
   }
   words.push(showBars("logits", "Logits", result.logits, (v) => v.toFixed(2), result.digit),
              showBars("softmax", "Softmax", result.probabilities, (p) => `${(100 * p).toFixed(1)}%`, result.digit));
-  summary.textContent = `${result.model} read ${result.digit}` +
-    (result.versus === result.runner_up ? `, runner-up ${result.runner_up}. ` : `, compared here with ${result.versus}. `) +
-    words[1];
-  if (asked.final) announce.textContent = `Inside ${result.model}: ${words.join(" ")}`;
+  const compared = result.versus === result.runner_up ? `runner-up ${result.runner_up}` : `against ${result.versus}`;
+  summary.textContent = `${result.model} read ${result.digit}, ${compared}. ${words[1]}`;
+  // Said once a stroke ends: why, the first layer, the probabilities (each picture's label has the rest).
+  if (asked.final) announce.textContent = `Inside ${result.model}: ${words[0]} ${words[1]} ${words.at(-1)}`;
   view.dataset.count = String(Number(view.dataset.count || 0) + 1);
   view.dataset.state = asked.final ? "final" : "live";
   record("explanation", explained);
@@ -157,7 +160,8 @@ occludeButton.addEventListener("click", async () => {
     if (!current || !sameImage(asked.image28, current.image28)) return;  // the drawing changed meanwhile
     const drop = floats(result.drop);
     const canvas = $("occlusion");
-    drawTiles(canvas, { values: drop, height: 28, width: 28, colour: signed(largest(drop), faintDigit(asked.image28)) });
+    const colour = signed(largest(drop), faintDigit(asked.image28));
+    drawTiles(canvas, { values: drop, height: 28, width: 28, colour });
     const words = occlusionWords(drop, asked.image28, result.digit);
     canvas.setAttribute("aria-label", `Occlusion picture. ${words}`);
     announce.textContent = words;

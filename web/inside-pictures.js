@@ -101,7 +101,8 @@ export function drawCells(canvas, values, { columns, cell, colour, selected = nu
   if (selected !== null) {
     context.strokeStyle = "#f0a000";
     context.lineWidth = 2;
-    context.strokeRect((selected % columns) * pitch - 1, Math.floor(selected / columns) * pitch - 1, cell + 2, cell + 2);
+    const [x, y] = [(selected % columns) * pitch, Math.floor(selected / columns) * pitch];
+    context.strokeRect(x - 1, y - 1, cell + 2, cell + 2);
   }
 }
 

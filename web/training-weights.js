@@ -43,7 +43,7 @@ async function redraw() {
     });
     const what = fc ? `the input weights of ${shape[0]} of mnist-fc's hidden units` : "mnist-cnn's 8 conv1 kernels";
     caption.textContent = `First layer, as it learns: ${what}, at step ${result.step} (red positive, blue negative).`;
-    canvas.setAttribute("aria-label", `${caption.textContent} They redraw a few times a second while the model trains.`);
+    canvas.setAttribute("aria-label", `${caption.textContent} Redrawn a few times a second while it trains.`);
     runStep = result.step;
     canvas.dataset.step = String(result.step);
     canvas.dataset.layer = result.layer;
