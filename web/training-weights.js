@@ -39,7 +39,7 @@ async function redraw() {
     const fc = result.layer === "fc1";
     drawTiles(canvas, {
       values, count: shape[0], height: fc ? 28 : 3, width: fc ? 28 : 3, columns: fc ? FC_COLUMNS : shape[0],
-      colour: signedTiles(values, shape[0]), scale: fc ? 1.5 : 10,
+      colour: signedTiles(values, shape[0]), scale: fc ? 2 : 10,
     });
     const what = fc ? `the input weights of ${shape[0]} of mnist-fc's hidden units` : "mnist-cnn's 8 conv1 kernels";
     caption.textContent = `First layer, as it learns: ${what}, at step ${result.step} (red positive, blue negative).`;
