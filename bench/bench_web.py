@@ -1,7 +1,9 @@
 """The web page's speed in headless Chromium on localhost: navigation to ready, and one prediction in the worker.
 
 Targets: ready <= 3 s; one prediction <= 10 ms (mnist-fc) and <= 30 ms (mnist-cnn); evaluation of
-the 10,000 test images (App.evaluate_test_set, the #evaluate button's work) <= 3 s for each model.
+the 10,000 test images (App.evaluate_test_set, the #evaluate button's work) <= 3 s for each model;
+a prediction with its explanation for the "inside the model" view <= 20 ms, occlusion <= 200 ms
+(bench/web_inside.py).
 
 "ready" is the page's own clock (performance.now() when the worker reports Pyodide, NumPy,
 mnist_core, the model and the test set loaded, counted from the start of navigation), each run
@@ -22,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # web_support: build, serve, launch
 
+from web_inside import report_inside  # noqa: E402
 from web_learning import report_learning  # noqa: E402
 
 from web_support import ARCHS, build_site, launch_chromium, serve, wait_until_ready  # noqa: E402
@@ -145,6 +148,7 @@ def main(argv=None):
             print(f"{arch} evaluation of the 10,000 test images: best {best['ms'] / 1000:.2f} s in the worker "
                   f"(page round trip {best['roundTrip'] / 1000:.2f} s) of {args.evaluations} ({each} s); target <= "
                   f"{TARGETS_MS['evaluation'] / 1000:.0f} s: {verdict(best['ms'], TARGETS_MS['evaluation'])}")
+            report_inside(page, arch)
         if args.learning != "none":
             report_learning(browser, origin, site, train=args.learning == "all")
         browser.close()

@@ -234,6 +234,91 @@ def test_weights_for_the_page_are_the_model_s_parameters(models):
         unit_weights(fc, 500)
 
 
+# --- The page's App: the same results, arrays as float32 bytes ------------------------------------------------
+
+
+def from_bytes(data, shape=None):
+    """float32 bytes from App (mnist_core/browser/inside.py) -> the floats they hold, as explain's lists give them."""
+    values = np.frombuffer(data, dtype="<f4").astype(np.float64)
+    return values if shape is None else values.reshape(shape)
+
+
+def unpacked(array):
+    return {"shape": array["shape"], "values": from_bytes(array["values"]).tolist()}
+
+
+@pytest.fixture(scope="module")
+def app():
+    from mnist_core.browser import App
+
+    app = App()
+    for arch in ARCHS:
+        app.load_shipped_model(arch, SHIPPED_MODELS[arch].read_bytes())
+    return app
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_app_s_explain_image_is_explain_on_the_selected_model(app, models, arch, mnist_test):
+    app.select_model(arch)
+    images, _ = mnist_test
+    for index, versus in ((0, None), (8, None), (184, 4)):
+        found = app.explain_image(images[index].tobytes(), versus=versus)
+        expected = explain(models[arch], images[index], versus=versus)
+        assert found["model"] == arch
+        assert {key: found[key] for key in ("arch", "digit", "runner_up", "versus", "logits", "probabilities")} == \
+            {key: expected[key] for key in ("arch", "digit", "runner_up", "versus", "logits", "probabilities")}
+        assert {name: unpacked(array) for name, array in found["activations"].items()} == expected["activations"]
+        assert from_bytes(found["saliency"]).tolist() == expected["saliency"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_app_s_occlusion_and_weights_are_mnist_core_explain_s(app, models, arch, mnist_test):
+    app.select_model(arch)
+    image = mnist_test[0][87]
+    found, expected = app.occlude_image(image.tobytes()), occlusion(models[arch], image)
+    assert found["model"] == arch and found["digit"] == expected["digit"] and found["patch"] == expected["patch"]
+    np.testing.assert_array_equal(from_bytes(found["drop"]), np.float32(expected["drop"]))  # sent as float32
+    layer = layer_name(arch)
+    weights = app.model_weights(layer)
+    assert weights["model"] == arch and weights["layer"] == layer
+    assert {kind: unpacked(weights[kind]) for kind in layer_weights(models[arch], layer)} == \
+        layer_weights(models[arch], layer)
+    if arch == "mnist-fc":
+        unit = app.unit_weights(42)
+        expected = unit_weights(models[arch], 42)
+        assert unit["model"] == arch and unit["unit"] == 42 and unit["bias"] == expected["bias"]
+        assert unpacked(unit["input"]) == expected["input"] and unpacked(unit["output"]) == expected["output"]
+    else:
+        with pytest.raises(ValueError, match="no hidden units"):
+            app.unit_weights(42)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_app_s_training_weights_are_the_first_layer_of_the_model_training(arch, mnist_test):
+    from mnist_core.browser import App
+
+    app = App()
+    with pytest.raises(ValueError, match="no training run is going"):
+        app.training_weights()
+    app.training.images, app.training.labels = mnist_test          # any labelled images will do here
+    app.start_training(arch, epochs=1, limit=600)
+    before = app.training_weights()
+    app.training_step()
+    after = app.training_weights()
+    model, step = app.training.model_so_far()
+    assert (before["step"], after["step"], after["arch"]) == (0, step, arch) and step == 1
+    if arch == "mnist-fc":
+        assert after["layer"] == "fc1" and after["weights"]["shape"] == [64, 28, 28]
+        expected = model.params["fc1.weight"][:64]
+    else:
+        assert after["layer"] == "conv1" and after["weights"]["shape"] == [8, 1, 3, 3]
+        expected = model.params["conv1.kernel"]
+    np.testing.assert_array_equal(from_bytes(after["weights"]["values"], expected.shape), expected)
+    assert before["weights"]["values"] != after["weights"]["values"]   # a step changed them
+    assert app.training_weights(units=3)["weights"]["shape"][0] == (3 if arch == "mnist-fc" else 8)
+    app.abandon_training()
+
+
 # --- Under Node, in Pyodide: the page's own Python ------------------------------------------------------------
 
 PYODIDE_SCRIPT = """

@@ -4,6 +4,7 @@
 //   worker-client.js  requests to the worker
 //   drawing.js        the canvas and pointer strokes
 //   prediction.js     predictions and how they are shown
+//   inside-model.js   inside the model for each prediction: activations, weights, saliency, occlusion
 //   evaluation.js     the whole test set: figures, confusion matrix, misclassified images
 //   model-files.js    GGUF models the user opens or drops on the page
 //   learning.js       corrections (#correct) that fine-tune the model; storage.js keeps them (IndexedDB)
@@ -14,6 +15,7 @@
 import { $, fail, root, state } from "./dom.js";
 import { clearCanvas, listenForStrokes } from "./drawing.js";
 import { enableEvaluation } from "./evaluation.js";
+import "./inside-model.js";
 import { enableLearning } from "./learning.js";
 import { enableModelFiles } from "./model-files.js";
 import { keepOffline } from "./offline.js";

@@ -87,6 +87,10 @@ for (let digit = 0; digit < 10; digit++) {
 export const percent = (p) => `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;
 
 let shown = 0; // predictions shown so far (tests wait on it)
+const shownListeners = [];
+
+// Who else shows something for each prediction (inside-model.js): listener(result, {announce}).
+export const onPredictionShown = (listener) => shownListeners.push(listener);
 
 export function showPrediction(result, { announce }) {
   const prediction = $("prediction");
@@ -125,6 +129,7 @@ export function showPrediction(result, { announce }) {
   }
   state.image28 = result.image28;
   drawPreview(result.image28);
+  shownListeners.forEach((listener) => listener(result, { announce }));
   if (result.ms === undefined) return; // nothing was predicted (Clear)
   const timing = $("timing");
   timing.dataset.predictMs = result.ms.toFixed(2);

@@ -10,6 +10,7 @@ import { clearEvaluation } from "./evaluation.js";
 import { onForgetAll } from "./learning.js";
 import { addModelOption, removeModelOption, showSelected } from "./model-list.js";
 import { repredict } from "./prediction.js";
+import "./training-weights.js";  // the first layer's weights, redrawn as the model learns
 import * as storage from "./storage.js";
 import { call, onNotice } from "./worker-client.js";
 

@@ -103,7 +103,7 @@ async function selectModel({ name }) {
   return { ...callApp("select_model", { name }), loaded: false, ms: 0 };
 }
 
-// Predictions are timed here, around the Python call: what one costs in the worker.
+// Predictions and explanations are timed here, around the Python call: what one costs in the worker.
 function timed(type, args) {
   const started = performance.now();
   const result = callApp(type, args);
@@ -131,6 +131,8 @@ const handlers = {
   random_sample: (args) => timed("random_sample", args),
   sample: (args) => timed("sample", args),
   confusion_sample: (args) => timed("confusion_sample", args),
+  explain_image: (args) => timed("explain_image", args),
+  occlude_image: (args) => timed("occlude_image", args),
   evaluate_test_set: evaluateTestSet,
   open_model_file: openModelFile,
   ...learningHandlers({ callApp, fetchBytes, notify }),

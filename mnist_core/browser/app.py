@@ -25,8 +25,11 @@ open_model_file (the page sends {file}, a File: check_model_file refuses it by i
 read), load_replay_set and start_training (their files are fetched first; start_training then runs
 training_step until done, then finish_training), correct (then consolidate, a step per turn of the
 event loop), pause_training / resume_training / stop_training (they also wake the worker's loop),
-evaluate_test_set (progress notices). tests/test_protocol.py checks that web/ sends no other type
-and that every method here is sent or called by the worker.
+evaluate_test_set (progress notices). The worker adds "ms", its time for the call, to the answers of
+predict_canvas, random_sample, sample, confusion_sample, explain_image and occlude_image. Results of
+the "inside the model" methods (explain_image ... training_weights) carry their arrays as float32
+bytes (inside.py): JavaScript reads each as a Float32Array. tests/test_protocol.py checks that web/
+sends no other type and that every method here is sent or called by the worker.
 
 Each part keeps its own state (registry.py, test_set.py, learning.py, training.py); App only composes
 them. Nothing here needs a browser: the tests drive the same class natively and under Node.
@@ -36,6 +39,7 @@ import time
 
 from ..errors import MnistCoreError
 from ..models import load_model
+from . import inside
 from .convert import to_bytes, to_py
 from .evaluation import TestSetEvaluation
 from .learning import Learning
@@ -136,6 +140,38 @@ class App:
         result plus "cell" [label, predicted] and "cell_count"."""
         index, count = self.evaluation.cell_index(self.test_set, label, predicted, nth)
         return {**self.sample(index), "cell": [int(label), int(predicted)], "cell_count": count}
+
+    # ---------------------------------------------------------------- inside the model (mnist_core.explain)
+
+    def explain_image(self, image28_bytes, versus=None):
+        """The image the model saw (784 bytes) through the selected model -> mnist_core.explain.explain's result
+        ("arch", "digit", "runner_up", "versus", "logits", "probabilities", "activations", "saliency") plus "model",
+        its arrays as float32 bytes (inside.py). `versus`: the digit the saliency compares against (None: the
+        runner-up)."""
+        found = inside.explanation(self.models.current(), image28(image28_bytes), versus)
+        return {**found, "model": self.models.selected}
+
+    def occlude_image(self, image28_bytes):
+        """The image the model saw (784 bytes) -> mnist_core.explain.occlusion's result for the selected model
+        ("digit", "probability", "patch", "stride", "drop" as float32 bytes) plus "model"."""
+        return {**inside.occluded(self.models.current(), image28(image28_bytes)), "model": self.models.selected}
+
+    def model_weights(self, layer):
+        """A layer of the selected model (mnist-cnn: "conv1", "conv2", ...) -> {"model", "layer", and each parameter
+        by kind: "kernel", "bias", "weight": {"shape", "values" (float32 bytes)}}."""
+        return {**inside.weights(self.models.current(), layer), "model": self.models.selected, "layer": layer}
+
+    def unit_weights(self, unit):
+        """Hidden unit `unit` of the selected mnist-fc model -> mnist_core.explain.unit_weights' result ("unit",
+        "input" 28x28, "bias", "output" 10; arrays as float32 bytes) plus "model"."""
+        return {**inside.unit(self.models.current(), unit), "model": self.models.selected}
+
+    def training_weights(self, units=inside.TRAINING_UNITS):
+        """The first layer's weights of the model training in the page, as far as it got -> {"arch", "step",
+        "layer", "weights": {"shape", "values" (float32 bytes)}} (inside.first_layer: mnist-fc the first `units`
+        hidden units' input weights, mnist-cnn conv1's kernels). An error when no run is going."""
+        model, step = self.training.model_so_far()
+        return {**inside.first_layer(model, units), "arch": model.arch, "step": int(step)}
 
     # ---------------------------------------------------------------- learning from corrections
 

@@ -86,6 +86,11 @@ class TrainingSession:
         result.update(seconds=run.seconds, paused=self.paused, stopping=self.stopping)
         return result
 
+    def model_so_far(self):
+        """(the run's model as far as it has trained, the steps made): the page draws its first layer's weights."""
+        run = self._require()
+        return run.model, run.step
+
     def finish(self):
         """End the run (finished or stopped early) -> (its model, with the metadata that says how it was made,
         steps made, steps planned)."""
