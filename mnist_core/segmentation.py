@@ -1,0 +1,642 @@
+"""Finding the digits of a written number in an ink image, and reading them with one batch of the model.
+
+A number is one line of digits, written left to right on the page's canvas or on paper (an image
+file: mnist_core.images). `read_number(model, ink, strokes)` finds each digit as a box of ink,
+prepares it exactly as a single digit is prepared (mnist_core.preprocess.centre_digit) and reads
+it; a lone digit gives exactly what the single-digit path gives. Finding the digits has three steps:
+
+1. Marks. The ink (above preprocess.INK_THRESHOLD) is split into 8-connected components, found
+   on the ink's row runs. The number's height is the median height of its tall marks, and every
+   size below is a fraction of it; marks smaller than SPECK_BELOW of it (dots, stray specks) are
+   dropped. With the pen strokes the page records, a mark holding strokes that hardly overlap
+   horizontally (two digits drawn touching) is split between them, each pixel to its stroke.
+2. Parts. Marks stacked one above the other (a 5's flag, a 1 written in two pieces, a broken
+   MNIST digit) are one part. A part too wide to be sure it is one digit is cut where digits
+   touch: where the water poured on it would stand deep above and below (the "water reservoir"
+   of touching-numeral segmentation), along the path from top to bottom that crosses the least
+   ink. Its slices become parts.
+3. Digits. Ordered left to right, every run of up to MAX_PARTS consecutive parts that could be
+   one digit (not too wide, tall enough, its parts touching or overlapping) is a candidate, and
+   all candidates are prepared and read in one batch. Dynamic programming then picks the
+   grouping whose digits the model is surest of, as postcode readers choose among segmentation
+   hypotheses: the highest product of the digits' top probabilities, times priors from MNIST's
+   digit shapes (a digit read as a 4 but as wide as two is implausible; so is a digit whose ink
+   spans a third of the number's height), CUT_FACTOR per cut through ink and JOIN_FACTOR per
+   join of inks that do not touch. Small parts may be left out (SKIP_PROBABILITY), so that a
+   dash or a stray stroke does not become a digit.
+
+Candidates are few where digits are apart: one per digit when gaps separate them, so that a
+number costs little more than its digits read one by one. The work is bounded on any input: the
+image size, the ink's runs, the marks and the strokes' points are checked first
+(SegmentationError names what is too large), there are at most MAX_CUTS cuts per part and
+MAX_PARTS parts per candidate. What this cannot read: digits joined by one cursive stroke are cut
+only where water would stand between them, and a number over several lines is read as one line.
+"""
+
+import numpy as np
+
+from .browser.predictions import UNSURE_BELOW
+from .errors import MnistCoreError
+from .preprocess import INK_THRESHOLD, centre_digit
+
+# Bounds, so that a hostile image or stroke list fails with one line instead of exhausting memory.
+MAX_PIXELS = 1 << 24       # 16.7 million: a 12-megapixel photo fits; per-pixel arrays stay under 100 MB
+MAX_RUNS = 1 << 18         # row runs of ink; a canvas of writing has a few thousand, noise has millions
+MAX_MARKS = 96             # marks after dropping specks: a 20-digit number of broken digits fits
+MAX_STROKE_POINTS = 1 << 16  # the page records one point per pointer event: a minute of drawing
+MAX_STROKE_SAMPLES = 1 << 20  # centre-line samples of all strokes (1 px apart, coarser beyond this)
+
+# Sizes relative to the number's height (the median height of its tall marks).
+TALL_MARK = 0.5            # marks at least this fraction of the tallest one set the number's height
+SPECK_BELOW = 0.12         # a mark whose longer side is shorter than this is a dot or a speck
+MIN_MARK = 8               # ... and so is one under 8 pixels: a digit is read at 20 (MNIST's), noise is a few
+MIN_DIGIT_HEIGHT = 0.4     # a candidate digit shorter than this is a piece (a flag, a crossbar), not a digit
+PIECE_HEIGHT = 0.6         # parts shorter than this may be pieces: they join digits near them, or are left out
+MAX_DIGIT_WIDTH = 1.8      # MNIST's widest 1 % of 2s and 5s are 1.67 times as wide as tall
+CUT_WIDER_THAN = 0.9       # parts wider than this get cut candidates: a touching pair is at least this wide
+MIN_PIECE = 0.15           # a cut leaves at least this much on each side (a 1 is about 0.2 wide)
+MAX_CUTS = 3               # cut candidates per part: enough for three digits touching in a row
+CUT_ROWS = 64              # cuts are searched on this many rows of blocks: fine enough to pass between strokes
+CUT_STEP = 0.1             # a cut's sideways step costs a tenth of crossing a block of ink
+SEED_BAND = 0.1            # a cut stays this close (of the part's height) to the column it was seeded at
+# Cuts are seeded where water poured on the part would stand at least this deep, above and below together,
+# as a fraction of its height: near 90 % of touching pairs' boundaries, over 85 % of single wide digits' deepest.
+MIN_RESERVOIR = 0.2
+# Parts that do not touch may be one digit when they overlap horizontally by this much of the narrower
+# (a 7's crossbar, a broken digit's pieces); digits side by side overlap less.
+JOIN_OVERLAP = 0.5
+SMALL_REACH = 0.25         # how far from a digit a piece too small to be one (a flag, a dash) may lie and join it
+# Stacked marks (one above the other: horizontal overlap of at least STACK_OVERLAP of the narrower,
+# vertical overlap of at most STACK_VERTICAL of the shorter) are one digit: a line of digits never stacks.
+STACK_OVERLAP = 0.5
+STACK_VERTICAL = 0.25
+# Strokes within one mark whose horizontal ranges overlap by this much of the narrower are one digit
+# (a 4's two strokes, a 7's crossbar); strokes that overlap less are digits drawn touching.
+SAME_DIGIT_OVERLAP = 0.5
+MAX_PARTS = 5              # parts per digit: a broken digit's pieces, or a wide digit's slices
+
+# The segmentation's score besides the model's probabilities (chosen on bench/bench_numbers.py).
+CUT_FACTOR = 0.7           # separating touching ink needs the model 1.4 times as sure as keeping it whole
+JOIN_FACTOR = 0.5          # and so does joining inks that do not touch into one digit
+SKIP_PROBABILITY = 0.01    # leaving a small part out: only when no digit takes it in at even 1 %
+# Width over height of each digit's ink box in MNIST's 60,000 training images (ink above INK_THRESHOLD):
+# the median, and the standard deviation of its logarithm. Two digits read as one are wider than one.
+MNIST_ASPECT = ((0.95, 0.18), (0.40, 0.43), (1.00, 0.19), (0.80, 0.20), (0.80, 0.20),
+                (1.00, 0.23), (0.75, 0.21), (0.80, 0.20), (0.80, 0.21), (0.70, 0.20))
+WIDTH_SPREAD = 2.0         # drawn digits vary more than MNIST's: their prior is this much wider
+# The middle 80 % of a digit's ink spans at least 0.56 of the number's height in 99 % of MNIST test digits
+# and of drawn ones (bench/bench_numbers.py's "gap" numbers); below INK_SPAN a digit is less plausible.
+INK_SPAN = 0.6
+SPAN_SPREAD = 0.15         # ... in the log: a digit whose ink spans 0.4 of the height is 0.03 times as plausible
+
+# Codes of the ink pixels: background and dropped ink, then part k is FIRST_PART + k.
+BACKGROUND, DROPPED, FIRST_PART = 0, 1, 2
+
+
+class SegmentationError(MnistCoreError, ValueError):
+    """An ink image or a stroke list that cannot be read as a number within the bounds above."""
+
+
+def read_number(model, ink, strokes=None):
+    """Ink (H, W) 0..255, ink high -> the number written in it, read by `model`, digits left to right.
+
+    `strokes` (optional): the pen strokes in drawing order, each a list of (x, y) points in the
+    ink's pixels. Returns {"text": "2026", "digits": [{"digit", "probabilities" (10 floats), "sure",
+    "box": [x0, y0, x1, y1] (pixels, end exclusive), "image28" (784 bytes, what the model read)}]};
+    an image without ink gives {"text": "", "digits": []}.
+    """
+    hypotheses = segment(ink, strokes)
+    if not hypotheses.candidates:
+        return {"text": "", "digits": []}
+    probabilities = model.predict_proba(hypotheses.images)      # (C, 10) float32, one batch
+    digits = []
+    for index in hypotheses.choose(probabilities):
+        p = probabilities[index]
+        top = int(p.argmax())
+        digits.append({"digit": top, "probabilities": [float(v) for v in p], "sure": bool(p[top] >= UNSURE_BELOW),
+                       "box": list(hypotheses.boxes[index]), "image28": hypotheses.images[index].tobytes()})
+    return {"text": "".join(str(d["digit"]) for d in digits), "digits": digits}
+
+
+class Hypotheses:
+    """The candidate digits of one ink image, their 28x28 images, and the choice among them.
+
+    candidates: (first, last) positions of the parts (left to right) each candidate joins;
+    boxes: its box (x0, y0, x1, y1); spans: (C,) the rows the middle 80 % of its ink spans;
+    images: (C, 28, 28) uint8, prepared by centre_digit;
+    number_height: the number's height in pixels; joins: (C,) how many separate inks each
+    candidate joins (its parts' touching groups, less one); cuts: (P - 1,) how many cuts through
+    ink lie between part positions k and k + 1; small: (P,) bool, parts short enough to be pieces.
+    """
+
+    def __init__(self, candidates, boxes, spans, images, number_height, joins, cuts, small):
+        self.candidates = candidates
+        self.boxes = boxes
+        self.spans = spans
+        self.images = images
+        self.number_height = number_height
+        self.joins = joins
+        self.cuts = cuts
+        self.small = small
+
+    def choose(self, probabilities):
+        """The model's probabilities for the candidates (C, 10) -> indices of the candidates that make the
+        best reading, left to right.
+
+        Dynamic programming over the candidates in order of their last part: best[c] is the highest
+        log-score of a reading of the parts up to c's that ends with c. A digit adds the log of its
+        top probability and of its priors (width for the digit read, height against the number's),
+        and log(JOIN_FACTOR) per separate ink it joins; each cut through ink between two digits adds
+        log(CUT_FACTOR) (touching strokes split apart cost nothing: the pen lifted between them);
+        small parts between digits may be left out at SKIP_PROBABILITY each.
+        """
+        n, count = len(self.small), len(self.candidates)
+        digits = probabilities.argmax(axis=1)
+        score = np.log(np.maximum(probabilities.max(axis=1).astype(np.float64), 1e-30))
+        score += [width_prior(int(digit), box) + height_prior(span, self.number_height)
+                  for digit, box, span in zip(digits, self.boxes, self.spans, strict=True)]
+        score += self.joins * np.log(JOIN_FACTOR)
+        first = np.array([c[0] for c in self.candidates])
+        last = np.array([c[1] for c in self.candidates])
+        best = np.full(count, -np.inf)
+        back = np.full(count, -1)
+        for c in np.argsort(last, kind="stable"):
+            best[c] = self._between(0, first[c]) + score[c]
+            for p in np.flatnonzero(last < first[c]):
+                value = best[p] + self._between(last[p] + 1, first[c]) + score[c]
+                if value > best[c]:
+                    best[c], back[c] = value, p
+        ends = [best[c] + self._between(last[c] + 1, n) for c in range(count)]
+        chosen = []
+        c = int(np.argmax(ends))
+        while c >= 0:
+            chosen.append(c)
+            c = back[c]
+        return chosen[::-1]
+
+    def _between(self, start, stop):
+        """log-score of what lies between two digits (or a digit and an end) when parts start..stop-1 are
+        left out: -inf unless all are small, SKIP_PROBABILITY each, and CUT_FACTOR per cut between the digits."""
+        if not self.small[start:stop].all():
+            return -np.inf
+        cuts = self.cuts[max(start - 1, 0):min(stop, len(self.cuts))].sum()
+        return (stop - start) * np.log(SKIP_PROBABILITY) + float(cuts) * np.log(CUT_FACTOR)
+
+
+def width_prior(digit, box):
+    """log of how plausible a box's width is for `digit`: 0 up to MNIST's median width-to-height ratio for
+    that digit, then a Gaussian in the log ratio with WIDTH_SPREAD times MNIST's spread. Narrower is not
+    penalised: a 1 drawn as one straight stroke is far narrower than MNIST's."""
+    median, spread = MNIST_ASPECT[digit]
+    excess = max(0.0, np.log((box[2] - box[0]) / (box[3] - box[1]) / median))
+    return -0.5 * (excess / (WIDTH_SPREAD * spread)) ** 2
+
+
+def height_prior(span, number_height):
+    """log of how plausible a digit whose ink spans `span` rows (the middle 80 % of its ink) is in the number:
+    0 from INK_SPAN of the number's height up, a Gaussian in the log ratio below it. The digits of one
+    number are about as tall, and a piece (a 2's base cut off, a flag) has its ink in a few rows."""
+    shortfall = max(0.0, np.log(INK_SPAN * number_height / max(span, 1.0)))
+    return -0.5 * (shortfall / SPAN_SPREAD) ** 2
+
+
+def segment(ink, strokes=None):
+    """Ink (H, W) uint8 or float 0..255, ink high, and optional strokes -> the Hypotheses (not yet read)."""
+    ink = _check_ink(ink)
+    height, width = ink.shape
+    inked = ink > INK_THRESHOLD
+    pixels = np.flatnonzero(inked)                                  # (N,) flat indices of the ink, in row order
+    if pixels.size == 0:
+        return Hypotheses([], [], np.zeros(0), np.zeros((0, 28, 28), np.uint8), 0.0, np.zeros(0, np.int64),
+                          np.zeros(0, np.int64), np.zeros(0, bool))
+    rows, starts, stops, run_of_pixel = _runs(pixels, width)
+    marks = _components(rows, starts, stops, width)                 # (R,) component of each run
+    codes, number_height = _drop_specks(marks, rows, starts, stops, run_of_pixel)
+    ys, xs = np.divmod(pixels, width)
+    pen = float(np.median(stops - starts))          # the pen's width: most rows cross a stroke, not run along one
+    if strokes is not None:
+        codes = _split_touching_strokes(codes, pixels, xs, ys, _stroke_samples(strokes, height, width), width, pen)
+    codes = _merge_stacked(codes, xs, ys)
+    codes, cut = _cut_wide_parts(codes, xs, ys, number_height)
+    return _candidates(ink, codes, pixels, xs, ys, cut, number_height)
+
+
+def _check_ink(ink):
+    ink = np.asarray(ink)
+    if ink.ndim != 2 or ink.size == 0:
+        raise SegmentationError(f"expected a 2-D ink image, got shape {ink.shape}")
+    if ink.size > MAX_PIXELS:
+        raise SegmentationError(f"a {ink.shape[1]}x{ink.shape[0]} image has {ink.size:,} pixels, more than the "
+                                f"{MAX_PIXELS:,} a number is read from; scale it down")
+    if ink.dtype != np.uint8 and not np.issubdtype(ink.dtype, np.floating):
+        raise SegmentationError(f"ink must be uint8 or float (0..255), got {ink.dtype}")
+    return ink
+
+
+def _runs(pixels, width):
+    """Flat ink indices (N,), sorted -> the row runs of ink (rows, starts, stops: (R,) int64, stop exclusive)
+    and the run of each ink pixel (N,)."""
+    new_run = np.ones(pixels.size, dtype=bool)
+    new_run[1:] = (np.diff(pixels) != 1) | (pixels[1:] % width == 0)
+    n_runs = int(new_run.sum())
+    if n_runs > MAX_RUNS:
+        raise SegmentationError(f"the ink breaks into {n_runs:,} runs, more than the {MAX_RUNS:,} of a page of "
+                                "writing: is it an image of noise, or a photo whose background became ink?")
+    run_of_pixel = np.cumsum(new_run) - 1
+    firsts = np.flatnonzero(new_run)
+    rows, starts = np.divmod(pixels[firsts], width)
+    stops = starts + np.diff(np.append(firsts, pixels.size))
+    return rows, starts, stops, run_of_pixel
+
+
+def _components(rows, starts, stops, width):
+    """Row runs -> the 8-connected component of each run (R,), numbered 0.. from the top.
+
+    Run b on the next row touches run a when b.start <= a.stop and b.stop >= a.start (8-neighbours
+    reach one column further each way); those b are one contiguous range of the runs, found by
+    binary search on (row, column) keys. The components are then union-find on the runs, hooking
+    each tree's root onto a smaller neighbouring root and compressing paths, all vectorised: each
+    round at least halves the trees left in a component, so it takes O(log R) rounds.
+    """
+    stride = width + 2  # keys row * stride + column stay in row order even one column past either edge
+    key_start, key_last = rows * stride + starts, rows * stride + stops - 1
+    first = np.searchsorted(key_last, (rows + 1) * stride + starts - 1, side="left")
+    end = np.searchsorted(key_start, (rows + 1) * stride + stops, side="right")
+    counts = np.maximum(end - first, 0)
+    a = np.repeat(np.arange(rows.size), counts)
+    b = first[a] + np.arange(a.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    parent = np.arange(rows.size)
+    while True:
+        root_a, root_b = parent[a], parent[b]
+        differ = root_a != root_b
+        if not differ.any():
+            break
+        # Each root with a smaller neighbouring root hooks onto one of them (which one does not matter).
+        parent[np.maximum(root_a[differ], root_b[differ])] = np.minimum(root_a[differ], root_b[differ])
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    return np.unique(parent, return_inverse=True)[1]
+
+
+def _drop_specks(marks, rows, starts, stops, run_of_pixel):
+    """Components of the runs -> each ink pixel's code (N,) and the number's height in pixels.
+
+    Specks are DROPPED; the marks left are parts FIRST_PART.. in order of their first run.
+    """
+    order = np.argsort(marks, kind="stable")
+    firsts = np.flatnonzero(np.diff(marks[order], prepend=-1))     # each component's first run in `order`
+    top = np.minimum.reduceat(rows[order], firsts)
+    bottom = np.maximum.reduceat(rows[order], firsts) + 1
+    left = np.minimum.reduceat(starts[order], firsts)
+    right = np.maximum.reduceat(stops[order], firsts)
+    heights, widths = bottom - top, right - left
+    number_height = float(np.median(heights[heights >= TALL_MARK * heights.max()]))
+    kept = np.maximum(heights, widths) >= max(SPECK_BELOW * number_height, MIN_MARK)
+    n_kept = int(kept.sum())
+    if n_kept > MAX_MARKS:
+        raise SegmentationError(f"the ink holds {n_kept} separate marks, more than the {MAX_MARKS} a number is "
+                                "read from: is it one line of digits?")
+    code_of_mark = np.where(kept, FIRST_PART + np.cumsum(kept) - 1, DROPPED).astype(np.int32)
+    return code_of_mark[marks[run_of_pixel]], number_height
+
+
+def _stroke_samples(strokes, height, width):
+    """Strokes (lists of (x, y)) -> their centre lines sampled about 1 px apart: (stroke index (S,), y (S,), x (S,)).
+
+    Points are clipped to the image; a stroke of one point is a dot.
+    """
+    try:
+        arrays = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
+    except (TypeError, ValueError):
+        raise SegmentationError("strokes must be lists of (x, y) points") from None
+    n_points = sum(len(a) for a in arrays)
+    if n_points > MAX_STROKE_POINTS:
+        raise SegmentationError(f"the strokes hold {n_points:,} points, more than the {MAX_STROKE_POINTS:,} read")
+    arrays = [a for a in arrays if len(a)]
+    if not arrays or not all(np.isfinite(a).all() for a in arrays):
+        if arrays:
+            raise SegmentationError("stroke points must be finite numbers")
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    limit = np.array([width - 1, height - 1], dtype=np.float64)
+    starts, ends, owners = [], [], []
+    for index, points in enumerate(arrays):
+        points = np.clip(points, 0, limit)
+        points = np.vstack([points, points]) if len(points) == 1 else points
+        starts.append(points[:-1])
+        ends.append(points[1:])
+        owners.append(np.full(len(points) - 1, index))
+    starts, ends, owners = np.concatenate(starts), np.concatenate(ends), np.concatenate(owners)
+    lengths = np.hypot(*(ends - starts).T)
+    spacing = max(1.0, float(lengths.sum()) / MAX_STROKE_SAMPLES)
+    counts = (np.ceil(lengths / spacing) + 1).astype(np.int64)          # each segment's ends included
+    piece = np.repeat(np.arange(len(lengths)), counts)                  # the segment of each sample
+    step = np.arange(piece.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    points = starts[piece] + (step / np.maximum(counts - 1, 1)[piece])[:, None] * (ends - starts)[piece]
+    return owners[piece], np.rint(points[:, 1]).astype(np.int64), np.rint(points[:, 0]).astype(np.int64)
+
+
+def _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen):
+    """Split each mark that holds strokes of several digits between them -> the new codes.
+
+    The strokes on one mark are grouped: two whose horizontal ranges (their samples on the mark,
+    widened by half the pen) overlap by SAME_DIGIT_OVERLAP of the narrower are one digit. A mark
+    with several groups gives each ink pixel to the group whose range alone holds its column, and
+    where ranges overlap, to the group with the nearest centre-line sample.
+    """
+    owner, ys_s, xs_s = samples
+    if owner.size == 0:
+        return codes
+    flat = ys_s * width + xs_s
+    found = np.minimum(np.searchsorted(pixels, flat), pixels.size - 1)
+    sample_code = np.where(pixels[found] == flat, codes[found], BACKGROUND)          # the mark under each sample
+    codes = codes.copy()
+    next_code = int(codes.max()) + 1
+    for mark in np.unique(sample_code[sample_code >= FIRST_PART]):
+        on_mark = sample_code == mark
+        stroke_ids = np.unique(owner[on_mark])
+        if stroke_ids.size < 2:
+            continue
+        ranges = np.array([[xs_s[on_mark & (owner == s)].min(), xs_s[on_mark & (owner == s)].max()]
+                           for s in stroke_ids], dtype=np.float64)
+        ranges += np.array([-pen / 2, pen / 2])
+        groups = _overlap_groups(ranges)
+        if groups.max() == 0:
+            continue
+        in_mark = np.flatnonzero(codes == mark)
+        group_ranges = np.array([[ranges[groups == g, 0].min(), ranges[groups == g, 1].max()]
+                                 for g in range(groups.max() + 1)])
+        x = xs[in_mark]
+        inside = (x[:, None] >= group_ranges[None, :, 0]) & (x[:, None] <= group_ranges[None, :, 1])   # (M, G)
+        centres = group_ranges.mean(axis=1)
+        group_of_pixel = np.where(inside.sum(axis=1) == 1, inside.argmax(axis=1),
+                                  np.abs(x[:, None] - centres[None, :]).argmin(axis=1))
+        ambiguous = np.flatnonzero(inside.sum(axis=1) > 1)
+        if ambiguous.size:
+            group_of_sample = groups[np.searchsorted(stroke_ids, owner[on_mark])]
+            sy, sx = ys_s[on_mark], xs_s[on_mark]
+            near = (sx >= x[ambiguous].min() - pen) & (sx <= x[ambiguous].max() + pen)
+            if near.any():
+                sy, sx, sg = sy[near], sx[near], group_of_sample[near]
+                group_of_pixel[ambiguous] = sg[_nearest(ys[in_mark][ambiguous], x[ambiguous], sy, sx)]
+        for g in range(1, groups.max() + 1):
+            codes[in_mark[group_of_pixel == g]] = next_code
+            next_code += 1
+    return codes
+
+
+def _overlap_groups(ranges):
+    """(K, 2) horizontal ranges -> (K,) group of each, 0.. from the left: ranges overlapping by at least
+    SAME_DIGIT_OVERLAP of the narrower one are in the same group (transitively)."""
+    k = len(ranges)
+    group = np.arange(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            overlap = min(ranges[i, 1], ranges[j, 1]) - max(ranges[i, 0], ranges[j, 0])
+            narrower = min(ranges[i, 1] - ranges[i, 0], ranges[j, 1] - ranges[j, 0])
+            if overlap >= SAME_DIGIT_OVERLAP * narrower:
+                group[group == group[j]] = group[i]
+    order = np.argsort([ranges[group == g, 0].min() for g in np.unique(group)])
+    renumber = dict(zip(np.unique(group)[order].tolist(), range(len(order)), strict=True))
+    return np.array([renumber[g] for g in group.tolist()])
+
+
+def _nearest(py, px, sy, sx, chunk=4096):
+    """For each point (py, px), the index of the nearest of the samples (sy, sx); in chunks of points."""
+    out = np.empty(py.size, dtype=np.int64)
+    for start in range(0, py.size, chunk):
+        d = (py[start:start + chunk, None] - sy[None, :]) ** 2 + (px[start:start + chunk, None] - sx[None, :]) ** 2
+        out[start:start + chunk] = d.argmin(axis=1)
+    return out
+
+
+def _part_boxes(codes, xs, ys):
+    """Codes (N,) -> for parts 0..P-1: boxes (P, 4) as x0, y0, x1, y1 (end exclusive).
+
+    From each part's occupied columns and rows, counted with bincount ((P, W) and (P, H) at most
+    MAX_MARKS * (MAX_CUTS + 1) parts by the image's sides): ufunc.at is slow in Pyodide."""
+    kept = codes >= FIRST_PART
+    part = codes[kept] - FIRST_PART
+    n = int(part.max()) + 1 if part.size else 0
+    boxes = np.zeros((n, 4), dtype=np.int64)
+    for axis, values in ((0, xs[kept]), (1, ys[kept])):
+        size = int(values.max()) + 1 if values.size else 1
+        occupied = np.bincount(part * size + values, minlength=n * size).reshape(n, size) > 0
+        boxes[:, axis] = occupied.argmax(axis=1)
+        boxes[:, axis + 2] = size - occupied[:, ::-1].argmax(axis=1)
+    return boxes
+
+
+def _merge_stacked(codes, xs, ys):
+    """Parts stacked one above the other become one part (codes renumbered FIRST_PART.. without gaps)."""
+    boxes = _part_boxes(codes, xs, ys)
+    n = len(boxes)
+    group = np.arange(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            across = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            down = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
+            narrower = min(boxes[i, 2] - boxes[i, 0], boxes[j, 2] - boxes[j, 0])
+            shorter = min(boxes[i, 3] - boxes[i, 1], boxes[j, 3] - boxes[j, 1])
+            if across >= STACK_OVERLAP * narrower and down <= STACK_VERTICAL * shorter:
+                group[group == group[j]] = group[i]
+    renumber = np.unique(group, return_inverse=True)[1]
+    table = np.concatenate([[BACKGROUND, DROPPED], FIRST_PART + renumber]).astype(codes.dtype)
+    return table[codes]
+
+
+def _cut_wide_parts(codes, xs, ys, number_height):
+    """Parts wider than CUT_WIDER_THAN get up to MAX_CUTS cuts (_cut_paths); each slice becomes a part.
+
+    Returns the new codes and the pairs (code, code) of slices next to each other across a cut.
+    """
+    boxes = _part_boxes(codes, xs, ys)
+    codes = codes.copy()
+    next_code = FIRST_PART + len(boxes)
+    cut = []
+    for part, (x0, y0, x1, y1) in enumerate(boxes):
+        if x1 - x0 <= CUT_WIDER_THAN * number_height:
+            continue
+        mine = np.flatnonzero(codes == FIRST_PART + part)
+        local_y, local_x = ys[mine] - y0, xs[mine] - x0
+        mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+        mask[local_y, local_x] = True
+        paths = _cut_paths(mask, MIN_PIECE * number_height)
+        slice_of_pixel = sum((local_x >= path[local_y]).astype(np.int64) for path in paths)
+        previous = FIRST_PART + part
+        for k in range(1, len(paths) + 1):
+            in_slice = mine[slice_of_pixel == k]
+            if in_slice.size:                       # a cut at a gap in the ink leaves no empty slice behind
+                codes[in_slice] = next_code
+                cut.append((previous, next_code))
+                previous = next_code
+                next_code += 1
+    return codes, cut
+
+
+def _cut_paths(mask, piece):
+    """A part's ink (h, w) bool -> up to MAX_CUTS cuts, each (h,) int: the first column right of the cut, per row.
+
+    Where two digits touch, the ink's outline dips between them from above and from below: water
+    poured on the part would stand deep there (the "water reservoir" of touching-numeral
+    segmentation). The columns where the reservoirs above and below are deepest together, at least
+    MIN_RESERVOIR of the part's height, are the seeds, at least `piece` from the part's ends and
+    from each other. Each cut is then the path
+    through its seed's neighbourhood (SEED_BAND) from the top to the bottom that crosses the least
+    ink, found by dynamic programming over rows as seam carving does (each row the path moves at
+    most one column, a sideways step costing CUT_STEP). All of it is done on about CUT_ROWS rows of
+    square blocks, with the ink's fraction in each block.
+    """
+    h, w = mask.shape
+    block = max(1, -(-h // CUT_ROWS))                                 # rows and columns per block
+    hb, wb = -(-h // block), -(-w // block)
+    padded = np.zeros((hb * block, wb * block), dtype=np.float32)
+    padded[:h, :w] = mask
+    cost = padded.reshape(hb, block, wb, block).mean(axis=(1, 3))     # (hb, wb) ink fraction per block
+    margin = int(np.ceil(piece / block))
+    if wb - 2 * margin < 1:
+        return []
+    inked = cost > 0
+    top = np.where(inked.any(axis=0), inked.argmax(axis=0), hb)                  # (wb,) outline from above
+    bottom = np.where(inked.any(axis=0), hb - 1 - inked[::-1].argmax(axis=0), -1)  # ... and from below
+    # Water level over each column: the lower of the highest outline on its left and on its right.
+    depth_above = top - np.maximum(np.minimum.accumulate(top), np.minimum.accumulate(top[::-1])[::-1])
+    depth_below = np.minimum(np.maximum.accumulate(bottom), np.maximum.accumulate(bottom[::-1])[::-1]) - bottom
+    depth = (depth_above + depth_below).astype(np.float64)
+    depth[:margin] = depth[wb - margin:] = -1
+    seeds = []
+    for column in np.argsort(-depth, kind="stable"):
+        if depth[column] < MIN_RESERVOIR * hb or len(seeds) == MAX_CUTS:
+            break
+        if all(abs(column - seed) * block >= piece for seed in seeds):
+            seeds.append(int(column))
+    if not seeds:
+        return []
+    band = max(1, int(round(SEED_BAND * h / block)))
+    columns = np.array(seeds)[:, None] + np.arange(-band, band + 1)[None, :]       # (K, B) block columns
+    allowed = (columns >= margin) & (columns < wb - margin)
+    columns = np.clip(columns, 0, wb - 1)
+    total = np.where(allowed, cost[0, columns], np.inf)
+    step = np.zeros((hb, *columns.shape), dtype=np.int8)              # where each path came from: -1, 0, +1
+    edge = np.full((len(seeds), 1), np.inf)
+    for row in range(1, hb):
+        options = np.stack([np.hstack([edge, total[:, :-1]]) + CUT_STEP, total,
+                            np.hstack([total[:, 1:], edge]) + CUT_STEP])
+        choice = options.argmin(axis=0)
+        step[row] = choice - 1
+        total = np.take_along_axis(options, choice[None], axis=0)[0] + np.where(allowed, cost[row, columns], np.inf)
+    paths = []
+    for k in range(len(seeds)):
+        index = np.empty(hb, dtype=np.int64)
+        index[-1] = int(total[k].argmin())
+        for row in range(hb - 1, 0, -1):
+            index[row - 1] = index[row] + step[row, k, index[row]]
+        path = columns[k, index]
+        paths.append((np.repeat(path, block)[:h]) * block + block // 2)   # back in the part's pixels
+    return sorted(paths, key=lambda path: float(path.mean()))
+
+
+def _candidates(ink, codes, pixels, xs, ys, cut, number_height):
+    """Parts, and the pairs of them a cut separates -> the candidate digits (runs of consecutive parts, left
+    to right), each prepared as a digit."""
+    height, width = ink.shape
+    boxes = _part_boxes(codes, xs, ys)
+    n = len(boxes)
+    kept = codes >= FIRST_PART
+    mass = np.bincount(codes[kept] - FIRST_PART, minlength=n)
+    centre_x = np.bincount(codes[kept] - FIRST_PART, weights=xs[kept], minlength=n) / np.maximum(mass, 1)
+    order = np.argsort(centre_x, kind="stable")                   # position -> part
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    # The code of each pixel as an image with one empty row and column more, so that every ink pixel's
+    # right and lower neighbours are inside it.
+    owner = np.zeros((height + 1, width + 1), dtype=np.int32)
+    padded = ys * (width + 1) + xs
+    owner.reshape(-1)[padded] = codes
+    touching = _touching(codes, owner.reshape(-1), padded, width, n)[np.ix_(order, order)]
+    boxes = boxes[order]
+    joinable = _joinable(boxes, touching, number_height)
+    cuts = np.zeros(max(n - 1, 0), dtype=np.int64)                # cuts across each boundary between positions
+    for a, b in cut:
+        low, high = sorted((position[a - FIRST_PART], position[b - FIRST_PART]))
+        cuts[low:high] += 1
+    small = (boxes[:, 3] - boxes[:, 1]) < PIECE_HEIGHT * number_height
+    ink_rows = np.bincount((codes[kept] - FIRST_PART) * height + ys[kept], minlength=n * height).reshape(n, height)
+    ink_rows = ink_rows[order]                                      # (P, H) ink pixels per row of each part
+    candidates, candidate_boxes, joins, spans = [], [], [], []
+    for first in range(n):
+        for last in range(first, min(n, first + MAX_PARTS)):
+            box = _union_box(boxes[first:last + 1])
+            if last > first and box[2] - box[0] > MAX_DIGIT_WIDTH * number_height:
+                break
+            parts = slice(first, last + 1)
+            if box[3] - box[1] < MIN_DIGIT_HEIGHT * number_height or _groups(joinable[parts, parts]) > 1:
+                continue
+            candidates.append((first, last))
+            candidate_boxes.append(tuple(int(v) for v in box))
+            joins.append(_groups(touching[parts, parts]) - 1)
+            spans.append(_ink_span(ink_rows[parts].sum(axis=0)))
+    images = np.zeros((len(candidates), 28, 28), dtype=np.uint8)
+    for index, ((first, last), (x0, y0, x1, y1)) in enumerate(zip(candidates, candidate_boxes, strict=True)):
+        keep = np.zeros(FIRST_PART + n, dtype=bool)
+        keep[BACKGROUND] = True                                    # faint ink (anti-aliased rims) stays as it is
+        keep[FIRST_PART + order[first:last + 1]] = True
+        crop = ink[y0:y1, x0:x1]
+        images[index] = centre_digit(np.where(keep[owner[y0:y1, x0:x1]], crop, 0))
+    return Hypotheses(candidates, candidate_boxes, np.array(spans), images, number_height,
+                      np.array(joins, dtype=np.int64), cuts, small)
+
+
+def _ink_span(ink_per_row):
+    """How many rows the middle 80 % of the ink spans, from its count of ink pixels per row."""
+    cumulative = np.cumsum(ink_per_row)
+    low, high = np.searchsorted(cumulative, [0.1 * cumulative[-1], 0.9 * cumulative[-1]])
+    return float(high - low + 1)
+
+
+def _touching(codes, owner, padded, width, n):
+    """(P, P) bool: which parts' inks touch (8-neighbours), from each ink pixel's right and lower neighbours."""
+    touching = np.eye(n, dtype=bool)
+    for offset in (1, width, width + 1, width + 2):              # right, lower left, below, lower right
+        other = owner[padded + offset]
+        across = (other >= FIRST_PART) & (other != codes) & (codes >= FIRST_PART)
+        touching[codes[across] - FIRST_PART, other[across] - FIRST_PART] = True
+    return touching | touching.T
+
+
+def _joinable(boxes, touching, number_height):
+    """(P, P) bool: which parts may be pieces of one digit. Parts whose ink touches (slices of a cut,
+    strokes split apart); parts that overlap horizontally by JOIN_OVERLAP of the narrower, or at all
+    when one is above the other; and a part too small to be a digit with any part at most SMALL_REACH
+    away horizontally (a 5's flag written apart). Digits side by side are not joined otherwise."""
+    x0, y0, x1, y1 = boxes.T
+    across = np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :])
+    down = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    narrower = np.minimum((x1 - x0)[:, None], (x1 - x0)[None, :])
+    shorter = np.minimum((y1 - y0)[:, None], (y1 - y0)[None, :])
+    small = (y1 - y0) < PIECE_HEIGHT * number_height
+    near = (small[:, None] | small[None, :]) & (across >= -SMALL_REACH * number_height)
+    return touching | near | (across >= JOIN_OVERLAP * narrower) | ((across > 0) & (down <= STACK_VERTICAL * shorter))
+
+
+def _groups(linked):
+    """How many connected groups the parts of a (k, k) bool matrix of links form."""
+    unreached = np.ones(len(linked), dtype=bool)
+    groups = 0
+    while unreached.any():
+        groups += 1
+        reached = np.zeros(len(linked), dtype=bool)
+        reached[int(unreached.argmax())] = True
+        while True:
+            grown = linked[reached].any(axis=0) | reached
+            if (grown == reached).all():
+                break
+            reached = grown
+        unreached &= ~reached
+    return groups
+
+
+def _union_box(boxes):
+    return (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
