@@ -50,6 +50,9 @@ MAX_STROKE_SAMPLES = 1 << 20  # centre-line samples of all strokes (1 px apart, 
 TALL_MARK = 0.5            # marks at least this fraction of the tallest one set the number's height
 SPECK_BELOW = 0.12         # a mark whose longer side is shorter than this is a dot or a speck
 MIN_MARK = 8               # ... and so is one under 8 pixels: a digit is read at 20 (MNIST's), noise is a few
+# The digits are found on a grid of cells about this many to the ink's height (cells of 1 to 3 pixels on the
+# page): enough to keep a gap of a few pixels open, and the work per number a fraction of preparing its digits.
+ANALYSIS_HEIGHT = 256
 MIN_DIGIT_HEIGHT = 0.4     # a candidate digit shorter than this is a piece (a flag, a crossbar), not a digit
 PIECE_HEIGHT = 0.6         # parts shorter than this may be pieces: they join digits near them, or are left out
 MAX_DIGIT_WIDTH = 1.8      # MNIST's widest 1 % of 2s and 5s are 1.67 times as wide as tall
@@ -201,24 +204,65 @@ def height_prior(span, number_height):
 
 
 def segment(ink, strokes=None):
-    """Ink (H, W) uint8 or float 0..255, ink high, and optional strokes -> the Hypotheses (not yet read)."""
+    """Ink (H, W) uint8 or float 0..255, ink high, and optional strokes -> the Hypotheses (not yet read).
+
+    The digits are found on a coarser grid, `scale` pixels a side per cell (the ink's height over
+    ANALYSIS_HEIGHT, rounded down), where a cell is ink if any of its pixels is; each candidate is
+    then cut from the ink itself at full resolution.
+    """
     ink = _check_ink(ink)
-    height, width = ink.shape
     inked = ink > INK_THRESHOLD
-    pixels = np.flatnonzero(inked)                                  # (N,) flat indices of the ink, in row order
-    if pixels.size == 0:
+    ink_rows = np.flatnonzero(inked.any(axis=1))
+    if ink_rows.size == 0:
         return Hypotheses([], [], np.zeros(0), np.zeros((0, 28, 28), np.uint8), 0.0, np.zeros(0, np.int64),
                           np.zeros(0, np.int64), np.zeros(0, bool))
+    scale = max(1, (ink_rows[-1] - ink_rows[0] + 1) // ANALYSIS_HEIGHT)
+    grid = _shrink(inked, scale)                                    # (h, w) bool
+    height, width = grid.shape
+    pixels = np.flatnonzero(grid)                                   # (N,) flat indices of the ink cells, in row order
     rows, starts, stops, run_of_pixel = _runs(pixels, width)
     marks = _components(rows, starts, stops, width)                 # (R,) component of each run
-    codes, number_height = _drop_specks(marks, rows, starts, stops, run_of_pixel)
+    codes, boxes, number_height = _drop_specks(marks, rows, starts, stops, run_of_pixel, MIN_MARK / scale)
+    # Each part's box (x0, y0, x1, y1) in cells, end exclusive, and the marks (connected inks) it holds: parts
+    # that share a mark touch.
+    parts = Parts(list(boxes), [frozenset([k]) for k in range(len(boxes))])
     ys, xs = np.divmod(pixels, width)
     pen = float(np.median(stops - starts))          # the pen's width: most rows cross a stroke, not run along one
     if strokes is not None:
-        codes = _split_touching_strokes(codes, pixels, xs, ys, _stroke_samples(strokes, height, width), width, pen)
-    codes = _merge_stacked(codes, xs, ys)
-    codes, cut = _cut_wide_parts(codes, xs, ys, number_height)
-    return _candidates(ink, codes, pixels, xs, ys, cut, number_height)
+        samples = _stroke_samples(strokes, ink.shape, scale)
+        codes = _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen, parts)
+    codes, parts = _merge_stacked(codes, parts)
+    codes, cut = _cut_wide_parts(codes, xs, ys, number_height, parts)
+    return _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height)
+
+
+class Parts:
+    """The parts found so far, by part number (its code less FIRST_PART): boxes, in cells, and marks held."""
+
+    def __init__(self, boxes, marks):
+        self.boxes = boxes      # [x0, y0, x1, y1] each
+        self.marks = marks      # frozenset of mark numbers each
+
+    def add(self, box, marks):
+        """A new part -> its code."""
+        self.boxes.append(box)
+        self.marks.append(marks)
+        return FIRST_PART + len(self.boxes) - 1
+
+
+def _box_of(xs, ys):
+    """The box (x0, y0, x1, y1), end exclusive, of cells at columns xs and rows ys."""
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+
+def _shrink(inked, scale):
+    """(H, W) bool -> (ceil(H / scale), ceil(W / scale)) bool: whether each scale x scale cell holds ink."""
+    if scale == 1:
+        return inked
+    h, w = -(-inked.shape[0] // scale), -(-inked.shape[1] // scale)
+    padded = np.zeros((h * scale, w * scale), dtype=bool)
+    padded[:inked.shape[0], :inked.shape[1]] = inked
+    return padded.reshape(h, scale, w, scale).any(axis=(1, 3))
 
 
 def _check_ink(ink):
@@ -281,10 +325,12 @@ def _components(rows, starts, stops, width):
     return np.unique(parent, return_inverse=True)[1]
 
 
-def _drop_specks(marks, rows, starts, stops, run_of_pixel):
-    """Components of the runs -> each ink pixel's code (N,) and the number's height in pixels.
+def _drop_specks(marks, rows, starts, stops, run_of_pixel, min_mark):
+    """Components of the runs -> each ink cell's code (N,), the boxes (K, 4) of the marks kept, the number's
+    height in cells.
 
-    Specks are DROPPED; the marks left are parts FIRST_PART.. in order of their first run.
+    Specks (smaller than SPECK_BELOW of the height, or than `min_mark` cells) are DROPPED; the marks
+    left are parts FIRST_PART.. in order of their first run.
     """
     order = np.argsort(marks, kind="stable")
     firsts = np.flatnonzero(np.diff(marks[order], prepend=-1))     # each component's first run in `order`
@@ -294,19 +340,21 @@ def _drop_specks(marks, rows, starts, stops, run_of_pixel):
     right = np.maximum.reduceat(stops[order], firsts)
     heights, widths = bottom - top, right - left
     number_height = float(np.median(heights[heights >= TALL_MARK * heights.max()]))
-    kept = np.maximum(heights, widths) >= max(SPECK_BELOW * number_height, MIN_MARK)
+    kept = np.maximum(heights, widths) >= max(SPECK_BELOW * number_height, min_mark)
     n_kept = int(kept.sum())
     if n_kept > MAX_MARKS:
         raise SegmentationError(f"the ink holds {n_kept} separate marks, more than the {MAX_MARKS} a number is "
                                 "read from: is it one line of digits?")
     code_of_mark = np.where(kept, FIRST_PART + np.cumsum(kept) - 1, DROPPED).astype(np.int32)
-    return code_of_mark[marks[run_of_pixel]], number_height
+    boxes = np.stack([left, top, right, bottom], axis=1)[kept]
+    return code_of_mark[marks[run_of_pixel]], boxes.astype(np.int64), number_height
 
 
-def _stroke_samples(strokes, height, width):
-    """Strokes (lists of (x, y)) -> their centre lines sampled about 1 px apart: (stroke index (S,), y (S,), x (S,)).
+def _stroke_samples(strokes, shape, scale):
+    """Strokes (lists of (x, y) pixels) -> their centre lines sampled about a cell apart, in cells of `scale`
+    pixels: (stroke index (S,), cell row (S,), cell column (S,)).
 
-    Points are clipped to the image; a stroke of one point is a dot.
+    Points are clipped to the image (of `shape` pixels); a stroke of one point is a dot.
     """
     try:
         arrays = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
@@ -320,10 +368,10 @@ def _stroke_samples(strokes, height, width):
         if arrays:
             raise SegmentationError("stroke points must be finite numbers")
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    limit = np.array([width - 1, height - 1], dtype=np.float64)
+    limit = np.array([shape[1] - 1, shape[0] - 1], dtype=np.float64)
     starts, ends, owners = [], [], []
     for index, points in enumerate(arrays):
-        points = np.clip(points, 0, limit)
+        points = np.clip(points, 0, limit) / scale
         points = np.vstack([points, points]) if len(points) == 1 else points
         starts.append(points[:-1])
         ends.append(points[1:])
@@ -335,11 +383,12 @@ def _stroke_samples(strokes, height, width):
     piece = np.repeat(np.arange(len(lengths)), counts)                  # the segment of each sample
     step = np.arange(piece.size) - np.repeat(np.cumsum(counts) - counts, counts)
     points = starts[piece] + (step / np.maximum(counts - 1, 1)[piece])[:, None] * (ends - starts)[piece]
-    return owners[piece], np.rint(points[:, 1]).astype(np.int64), np.rint(points[:, 0]).astype(np.int64)
+    cells = np.floor(points + 0.5 / scale).astype(np.int64)            # the cell holding each sample's pixel
+    return owners[piece], cells[:, 1], cells[:, 0]
 
 
-def _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen):
-    """Split each mark that holds strokes of several digits between them -> the new codes.
+def _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen, parts):
+    """Split each mark that holds strokes of several digits between them -> the new codes (new parts in `parts`).
 
     The strokes on one mark are grouped: two whose horizontal ranges (their samples on the mark,
     widened by half the pen) overlap by SAME_DIGIT_OVERLAP of the narrower are one digit. A mark
@@ -353,7 +402,6 @@ def _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen):
     found = np.minimum(np.searchsorted(pixels, flat), pixels.size - 1)
     sample_code = np.where(pixels[found] == flat, codes[found], BACKGROUND)          # the mark under each sample
     codes = codes.copy()
-    next_code = int(codes.max()) + 1
     for mark in np.unique(sample_code[sample_code >= FIRST_PART]):
         on_mark = sample_code == mark
         stroke_ids = np.unique(owner[on_mark])
@@ -381,9 +429,16 @@ def _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen):
             if near.any():
                 sy, sx, sg = sy[near], sx[near], group_of_sample[near]
                 group_of_pixel[ambiguous] = sg[_nearest(ys[in_mark][ambiguous], x[ambiguous], sy, sx)]
-        for g in range(1, groups.max() + 1):
-            codes[in_mark[group_of_pixel == g]] = next_code
-            next_code += 1
+        held = parts.marks[mark - FIRST_PART]
+        for g in range(groups.max() + 1):
+            mine = in_mark[group_of_pixel == g]
+            if mine.size == 0:
+                continue
+            box = _box_of(xs[mine], ys[mine])
+            if g == 0:
+                parts.boxes[mark - FIRST_PART] = box
+            else:
+                codes[mine] = parts.add(box, held)
     return codes
 
 
@@ -412,26 +467,9 @@ def _nearest(py, px, sy, sx, chunk=4096):
     return out
 
 
-def _part_boxes(codes, xs, ys):
-    """Codes (N,) -> for parts 0..P-1: boxes (P, 4) as x0, y0, x1, y1 (end exclusive).
-
-    From each part's occupied columns and rows, counted with bincount ((P, W) and (P, H) at most
-    MAX_MARKS * (MAX_CUTS + 1) parts by the image's sides): ufunc.at is slow in Pyodide."""
-    kept = codes >= FIRST_PART
-    part = codes[kept] - FIRST_PART
-    n = int(part.max()) + 1 if part.size else 0
-    boxes = np.zeros((n, 4), dtype=np.int64)
-    for axis, values in ((0, xs[kept]), (1, ys[kept])):
-        size = int(values.max()) + 1 if values.size else 1
-        occupied = np.bincount(part * size + values, minlength=n * size).reshape(n, size) > 0
-        boxes[:, axis] = occupied.argmax(axis=1)
-        boxes[:, axis + 2] = size - occupied[:, ::-1].argmax(axis=1)
-    return boxes
-
-
-def _merge_stacked(codes, xs, ys):
-    """Parts stacked one above the other become one part (codes renumbered FIRST_PART.. without gaps)."""
-    boxes = _part_boxes(codes, xs, ys)
+def _merge_stacked(codes, parts):
+    """Parts stacked one above the other become one part -> (codes renumbered FIRST_PART.. without gaps, the Parts)."""
+    boxes = np.array(parts.boxes, dtype=np.int64).reshape(-1, 4)
     n = len(boxes)
     group = np.arange(n)
     for i in range(n):
@@ -442,21 +480,25 @@ def _merge_stacked(codes, xs, ys):
             shorter = min(boxes[i, 3] - boxes[i, 1], boxes[j, 3] - boxes[j, 1])
             if across >= STACK_OVERLAP * narrower and down <= STACK_VERTICAL * shorter:
                 group[group == group[j]] = group[i]
-    renumber = np.unique(group, return_inverse=True)[1]
+    groups, renumber = np.unique(group, return_inverse=True)
+    merged = Parts([], [])
+    for g in range(len(groups)):
+        members = np.flatnonzero(renumber == g)
+        merged.add([int(boxes[members, 0].min()), int(boxes[members, 1].min()), int(boxes[members, 2].max()),
+                    int(boxes[members, 3].max())], frozenset().union(*(parts.marks[m] for m in members)))
     table = np.concatenate([[BACKGROUND, DROPPED], FIRST_PART + renumber]).astype(codes.dtype)
-    return table[codes]
+    return table[codes], merged
 
 
-def _cut_wide_parts(codes, xs, ys, number_height):
+def _cut_wide_parts(codes, xs, ys, number_height, parts):
     """Parts wider than CUT_WIDER_THAN get up to MAX_CUTS cuts (_cut_paths); each slice becomes a part.
 
-    Returns the new codes and the pairs (code, code) of slices next to each other across a cut.
+    Returns the new codes (new parts in `parts`) and the pairs (code, code) of slices next to each other
+    across a cut.
     """
-    boxes = _part_boxes(codes, xs, ys)
     codes = codes.copy()
-    next_code = FIRST_PART + len(boxes)
     cut = []
-    for part, (x0, y0, x1, y1) in enumerate(boxes):
+    for part, (x0, y0, x1, y1) in enumerate(list(parts.boxes)):
         if x1 - x0 <= CUT_WIDER_THAN * number_height:
             continue
         mine = np.flatnonzero(codes == FIRST_PART + part)
@@ -465,14 +507,20 @@ def _cut_wide_parts(codes, xs, ys, number_height):
         mask[local_y, local_x] = True
         paths = _cut_paths(mask, MIN_PIECE * number_height)
         slice_of_pixel = sum((local_x >= path[local_y]).astype(np.int64) for path in paths)
-        previous = FIRST_PART + part
-        for k in range(1, len(paths) + 1):
+        previous = None
+        for k in range(len(paths) + 1):
             in_slice = mine[slice_of_pixel == k]
-            if in_slice.size:                       # a cut at a gap in the ink leaves no empty slice behind
-                codes[in_slice] = next_code
-                cut.append((previous, next_code))
-                previous = next_code
-                next_code += 1
+            if in_slice.size == 0:                  # a cut at a gap in the ink leaves no empty slice behind
+                continue
+            box = _box_of(xs[in_slice], ys[in_slice])
+            if previous is None:
+                parts.boxes[part] = box
+                code = FIRST_PART + part
+            else:
+                code = parts.add(box, parts.marks[part])
+                codes[in_slice] = code
+                cut.append((previous, code))
+            previous = code
     return codes, cut
 
 
@@ -538,11 +586,11 @@ def _cut_paths(mask, piece):
     return sorted(paths, key=lambda path: float(path.mean()))
 
 
-def _candidates(ink, codes, pixels, xs, ys, cut, number_height):
-    """Parts, and the pairs of them a cut separates -> the candidate digits (runs of consecutive parts, left
-    to right), each prepared as a digit."""
-    height, width = ink.shape
-    boxes = _part_boxes(codes, xs, ys)
+def _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height):
+    """Parts (codes of the grid's ink cells), and the pairs of them a cut separates -> the candidate digits
+    (runs of consecutive parts, left to right), each cut from the ink at full resolution and prepared as a digit."""
+    height, width = -(-ink.shape[0] // scale), -(-ink.shape[1] // scale)
+    boxes = np.array(parts.boxes, dtype=np.int64).reshape(-1, 4)   # in cells
     n = len(boxes)
     kept = codes >= FIRST_PART
     mass = np.bincount(codes[kept] - FIRST_PART, minlength=n)
@@ -550,12 +598,10 @@ def _candidates(ink, codes, pixels, xs, ys, cut, number_height):
     order = np.argsort(centre_x, kind="stable")                   # position -> part
     position = np.empty(n, dtype=np.int64)
     position[order] = np.arange(n)
-    # The code of each pixel as an image with one empty row and column more, so that every ink pixel's
-    # right and lower neighbours are inside it.
-    owner = np.zeros((height + 1, width + 1), dtype=np.int32)
-    padded = ys * (width + 1) + xs
-    owner.reshape(-1)[padded] = codes
-    touching = _touching(codes, owner.reshape(-1), padded, width, n)[np.ix_(order, order)]
+    owner = np.zeros((height, width), dtype=np.int32)              # the code of each cell, as an image
+    owner.reshape(-1)[ys * width + xs] = codes
+    marks = [parts.marks[part] for part in order]
+    touching = np.array([[bool(a & b) for b in marks] for a in marks], dtype=bool).reshape(n, n)
     boxes = boxes[order]
     joinable = _joinable(boxes, touching, number_height)
     cuts = np.zeros(max(n - 1, 0), dtype=np.int64)                # cuts across each boundary between positions
@@ -564,46 +610,53 @@ def _candidates(ink, codes, pixels, xs, ys, cut, number_height):
         cuts[low:high] += 1
     small = (boxes[:, 3] - boxes[:, 1]) < PIECE_HEIGHT * number_height
     ink_rows = np.bincount((codes[kept] - FIRST_PART) * height + ys[kept], minlength=n * height).reshape(n, height)
-    ink_rows = ink_rows[order]                                      # (P, H) ink pixels per row of each part
-    candidates, candidate_boxes, joins, spans = [], [], [], []
+    ink_rows = ink_rows[order]                                      # (P, h) ink cells per row of each part
+    candidates, spans, joins = [], [], []
     for first in range(n):
         for last in range(first, min(n, first + MAX_PARTS)):
             box = _union_box(boxes[first:last + 1])
             if last > first and box[2] - box[0] > MAX_DIGIT_WIDTH * number_height:
                 break
-            parts = slice(first, last + 1)
-            if box[3] - box[1] < MIN_DIGIT_HEIGHT * number_height or _groups(joinable[parts, parts]) > 1:
+            run = slice(first, last + 1)
+            if box[3] - box[1] < MIN_DIGIT_HEIGHT * number_height or _groups(joinable[run, run]) > 1:
                 continue
             candidates.append((first, last))
-            candidate_boxes.append(tuple(int(v) for v in box))
-            joins.append(_groups(touching[parts, parts]) - 1)
-            spans.append(_ink_span(ink_rows[parts].sum(axis=0)))
+            joins.append(_groups(touching[run, run]) - 1)
+            spans.append(_ink_span(ink_rows[run].sum(axis=0)) * scale)
     images = np.zeros((len(candidates), 28, 28), dtype=np.uint8)
-    for index, ((first, last), (x0, y0, x1, y1)) in enumerate(zip(candidates, candidate_boxes, strict=True)):
+    pixel_boxes = []
+    for index, (first, last) in enumerate(candidates):
         keep = np.zeros(FIRST_PART + n, dtype=bool)
         keep[BACKGROUND] = True                                    # faint ink (anti-aliased rims) stays as it is
         keep[FIRST_PART + order[first:last + 1]] = True
-        crop = ink[y0:y1, x0:x1]
-        images[index] = centre_digit(np.where(keep[owner[y0:y1, x0:x1]], crop, 0))
-    return Hypotheses(candidates, candidate_boxes, np.array(spans), images, number_height,
+        x0, y0, x1, y1 = _union_box(boxes[first:last + 1])
+        crop, box = _crop(ink, inked, keep[owner[y0:y1, x0:x1]], scale, x0, y0)
+        images[index] = centre_digit(crop)
+        pixel_boxes.append(box)
+    return Hypotheses(candidates, pixel_boxes, np.array(spans, dtype=np.float64), images, number_height * scale,
                       np.array(joins, dtype=np.int64), cuts, small)
 
 
 def _ink_span(ink_per_row):
-    """How many rows the middle 80 % of the ink spans, from its count of ink pixels per row."""
+    """How many rows the middle 80 % of the ink spans, from its count of ink cells per row."""
     cumulative = np.cumsum(ink_per_row)
     low, high = np.searchsorted(cumulative, [0.1 * cumulative[-1], 0.9 * cumulative[-1]])
     return float(high - low + 1)
 
 
-def _touching(codes, owner, padded, width, n):
-    """(P, P) bool: which parts' inks touch (8-neighbours), from each ink pixel's right and lower neighbours."""
-    touching = np.eye(n, dtype=bool)
-    for offset in (1, width, width + 1, width + 2):              # right, lower left, below, lower right
-        other = owner[padded + offset]
-        across = (other >= FIRST_PART) & (other != codes) & (codes >= FIRST_PART)
-        touching[codes[across] - FIRST_PART, other[across] - FIRST_PART] = True
-    return touching | touching.T
+def _crop(ink, inked, keep, scale, x0, y0):
+    """The ink of the cells `keep` (h, w) bool, whose corner is cell (y0, x0) -> (its ink, cropped to it and with
+    every other part's ink zeroed; its box (x0, y0, x1, y1) in pixels, end exclusive)."""
+    if scale > 1:
+        keep = keep.repeat(scale, axis=0).repeat(scale, axis=1)
+    top, left = y0 * scale, x0 * scale
+    keep = keep[:ink.shape[0] - top, :ink.shape[1] - left]
+    region = (slice(top, top + keep.shape[0]), slice(left, left + keep.shape[1]))
+    crop = np.where(keep, ink[region], 0)
+    mine = keep & inked[region]
+    rows, cols = np.flatnonzero(mine.any(axis=1)), np.flatnonzero(mine.any(axis=0))
+    crop = crop[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return crop, (int(left + cols[0]), int(top + rows[0]), int(left + cols[-1] + 1), int(top + rows[-1] + 1))
 
 
 def _joinable(boxes, touching, number_height):
