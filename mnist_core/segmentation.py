@@ -65,6 +65,7 @@ SEED_BAND = 0.1            # a cut stays this close (of the part's height) to th
 # Cuts are seeded where water poured on the part would stand at least this deep, above and below together,
 # as a fraction of its height: near 90 % of touching pairs' boundaries, over 85 % of single wide digits' deepest.
 MIN_RESERVOIR = 0.2
+DEEP_RESERVOIR = 0.6       # ... and from this deep (the median at touching pairs) a cut costs DEEP_CUT_FACTOR
 # Parts that do not touch may be one digit when they overlap horizontally by this much of the narrower
 # (a 7's crossbar, a broken digit's pieces); digits side by side overlap less.
 JOIN_OVERLAP = 0.5
@@ -80,6 +81,7 @@ MAX_PARTS = 5              # parts per digit: a broken digit's pieces, or a wide
 
 # The segmentation's score besides the model's probabilities (chosen on bench/bench_numbers.py).
 CUT_FACTOR = 0.7           # separating touching ink needs the model 1.4 times as sure as keeping it whole
+DEEP_CUT_FACTOR = 0.75     # ... a little less where water would stand deep between the two (cut_cost)
 JOIN_FACTOR = 0.5          # and so does joining inks that do not touch into one digit
 SKIP_PROBABILITY = 0.01    # leaving a small part out: only when no digit takes it in at even 1 %
 # Width over height of each digit's ink box in MNIST's 60,000 training images (ink above INK_THRESHOLD):
@@ -128,8 +130,9 @@ class Hypotheses:
     boxes: its box (x0, y0, x1, y1); spans: (C,) the rows the middle 80 % of its ink spans;
     images: (C, 28, 28) uint8, prepared by centre_digit;
     number_height: the number's height in pixels; joins: (C,) how many separate inks each
-    candidate joins (its parts' touching groups, less one); cuts: (P - 1,) how many cuts through
-    ink lie between part positions k and k + 1; small: (P,) bool, parts short enough to be pieces.
+    candidate joins (its parts' touching groups, less one); cuts: the cuts through ink, each as the
+    first and last boundary it lies across (boundary k between part positions k and k + 1) and its
+    reservoirs' depth; small: (P,) bool, parts short enough to be pieces.
     """
 
     def __init__(self, candidates, boxes, spans, images, number_height, joins, cuts, small):
@@ -150,7 +153,7 @@ class Hypotheses:
         log-score of a reading of the parts up to c's that ends with c. A digit adds the log of its
         top probability and of its priors (width for the digit read, height against the number's),
         and log(JOIN_FACTOR) per separate ink it joins; each cut through ink between two digits adds
-        log(CUT_FACTOR) (touching strokes split apart cost nothing: the pen lifted between them);
+        cut_cost (touching strokes split apart cost nothing: the pen lifted between them);
         small parts between digits may be left out at SKIP_PROBABILITY each.
         """
         n, count = len(self.small), len(self.candidates)
@@ -179,11 +182,12 @@ class Hypotheses:
 
     def _between(self, start, stop):
         """log-score of what lies between two digits (or a digit and an end) when parts start..stop-1 are
-        left out: -inf unless all are small, SKIP_PROBABILITY each, and CUT_FACTOR per cut between the digits."""
+        left out: -inf unless all are small, SKIP_PROBABILITY each, and cut_cost for each cut between the digits."""
         if not self.small[start:stop].all():
             return -np.inf
-        cuts = self.cuts[max(start - 1, 0):min(stop, len(self.cuts))].sum()
-        return (stop - start) * np.log(SKIP_PROBABILITY) + float(cuts) * np.log(CUT_FACTOR)
+        first, last = start - 1, stop - 1                               # the boundaries between the two digits
+        crossed = sum(cut_cost(depth) for low, high, depth in self.cuts if low <= last and high >= first)
+        return (stop - start) * np.log(SKIP_PROBABILITY) + crossed
 
 
 def width_prior(digit, box):
@@ -215,7 +219,7 @@ def segment(ink, strokes=None):
     ink_rows = np.flatnonzero(inked.any(axis=1))
     if ink_rows.size == 0:
         return Hypotheses([], [], np.zeros(0), np.zeros((0, 28, 28), np.uint8), 0.0, np.zeros(0, np.int64),
-                          np.zeros(0, np.int64), np.zeros(0, bool))
+                          [], np.zeros(0, bool))
     scale = max(1, (ink_rows[-1] - ink_rows[0] + 1) // ANALYSIS_HEIGHT)
     grid = _shrink(inked, scale)                                    # (h, w) bool
     height, width = grid.shape
@@ -493,8 +497,8 @@ def _merge_stacked(codes, parts):
 def _cut_wide_parts(codes, xs, ys, number_height, parts):
     """Parts wider than CUT_WIDER_THAN get up to MAX_CUTS cuts (_cut_paths); each slice becomes a part.
 
-    Returns the new codes (new parts in `parts`) and the pairs (code, code) of slices next to each other
-    across a cut.
+    Returns the new codes (new parts in `parts`) and, for each cut, the slices next to each other across it
+    and the depth of its reservoirs: (code, code, depth).
     """
     codes = codes.copy()
     cut = []
@@ -505,7 +509,7 @@ def _cut_wide_parts(codes, xs, ys, number_height, parts):
         local_y, local_x = ys[mine] - y0, xs[mine] - x0
         mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
         mask[local_y, local_x] = True
-        paths = _cut_paths(mask, MIN_PIECE * number_height)
+        paths, depths = _cut_paths(mask, MIN_PIECE * number_height)
         slice_of_pixel = sum((local_x >= path[local_y]).astype(np.int64) for path in paths)
         previous = None
         for k in range(len(paths) + 1):
@@ -519,13 +523,22 @@ def _cut_wide_parts(codes, xs, ys, number_height, parts):
             else:
                 code = parts.add(box, parts.marks[part])
                 codes[in_slice] = code
-                cut.append((previous, code))
+                cut.append((previous, code, depths[k - 1]))
             previous = code
     return codes, cut
 
 
+def cut_cost(depth):
+    """log-score of a cut whose seed's reservoirs are `depth` of the part's height deep: log(CUT_FACTOR) at
+    MIN_RESERVOIR, rising to log(DEEP_CUT_FACTOR) at DEEP_RESERVOIR (water that deep stands between digits
+    more often than inside one)."""
+    deep = float(np.clip((depth - MIN_RESERVOIR) / (DEEP_RESERVOIR - MIN_RESERVOIR), 0, 1))
+    return (1 - deep) * np.log(CUT_FACTOR) + deep * np.log(DEEP_CUT_FACTOR)
+
+
 def _cut_paths(mask, piece):
-    """A part's ink (h, w) bool -> up to MAX_CUTS cuts, each (h,) int: the first column right of the cut, per row.
+    """A part's ink (h, w) bool -> up to MAX_CUTS cuts, left to right, each (h,) int: the first column right of
+    the cut, per row; and the depth of each cut's reservoirs as a fraction of the part's height.
 
     Where two digits touch, the ink's outline dips between them from above and from below: water
     poured on the part would stand deep there (the "water reservoir" of touching-numeral
@@ -545,7 +558,7 @@ def _cut_paths(mask, piece):
     cost = padded.reshape(hb, block, wb, block).mean(axis=(1, 3))     # (hb, wb) ink fraction per block
     margin = int(np.ceil(piece / block))
     if wb - 2 * margin < 1:
-        return []
+        return [], []
     inked = cost > 0
     top = np.where(inked.any(axis=0), inked.argmax(axis=0), hb)                  # (wb,) outline from above
     bottom = np.where(inked.any(axis=0), hb - 1 - inked[::-1].argmax(axis=0), -1)  # ... and from below
@@ -561,7 +574,7 @@ def _cut_paths(mask, piece):
         if all(abs(column - seed) * block >= piece for seed in seeds):
             seeds.append(int(column))
     if not seeds:
-        return []
+        return [], []
     band = max(1, int(round(SEED_BAND * h / block)))
     columns = np.array(seeds)[:, None] + np.arange(-band, band + 1)[None, :]       # (K, B) block columns
     allowed = (columns >= margin) & (columns < wb - margin)
@@ -583,7 +596,8 @@ def _cut_paths(mask, piece):
             index[row - 1] = index[row] + step[row, k, index[row]]
         path = columns[k, index]
         paths.append((np.repeat(path, block)[:h]) * block + block // 2)   # back in the part's pixels
-    return sorted(paths, key=lambda path: float(path.mean()))
+    order = np.argsort([path.mean() for path in paths], kind="stable")
+    return [paths[k] for k in order], [float(depth[seeds[k]]) / hb for k in order]
 
 
 def _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height):
@@ -604,10 +618,10 @@ def _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height):
     touching = np.array([[bool(a & b) for b in marks] for a in marks], dtype=bool).reshape(n, n)
     boxes = boxes[order]
     joinable = _joinable(boxes, touching, number_height)
-    cuts = np.zeros(max(n - 1, 0), dtype=np.int64)                # cuts across each boundary between positions
-    for a, b in cut:
+    cuts = []                                                       # (first, last boundary a cut lies across, depth)
+    for a, b, depth in cut:
         low, high = sorted((position[a - FIRST_PART], position[b - FIRST_PART]))
-        cuts[low:high] += 1
+        cuts.append((low, high - 1, depth))
     small = (boxes[:, 3] - boxes[:, 1]) < PIECE_HEIGHT * number_height
     ink_rows = np.bincount((codes[kept] - FIRST_PART) * height + ys[kept], minlength=n * height).reshape(n, height)
     ink_rows = ink_rows[order]                                      # (P, h) ink cells per row of each part

@@ -111,6 +111,16 @@ def test_numbers_of_mnist_test_digits_with_gaps_read_right(number, arch, models,
     assert all(iou(d["box"], box) > 0.9 for d, box in zip(result["digits"], boxes, strict=True))
 
 
+def test_a_number_written_large_reads_the_same_with_boxes_to_scale(cnn, clear_digits):
+    """A photo's number is several times the page's size: it is analysed on a coarser grid, read at full size."""
+    canvas = number_canvas([clear_digits[d] for d in (4, 0, 9)])
+    large = np.kron(canvas, np.ones((4, 4), dtype=np.uint8))       # 1456 x 5824 pixels, the ink 800 rows tall
+    small, big = read_number(cnn, canvas), read_number(cnn, large)
+    assert big["text"] == small["text"] == "409"
+    for a, b in zip(small["digits"], big["digits"], strict=True):
+        assert b["box"] == [4 * v for v in a["box"]]
+
+
 def test_digits_close_together_with_overlapping_boxes_read_right(cnn, clear_digits):
     boxes = []
     canvas = number_canvas([clear_digits[d] for d in (7, 1, 4)], gap=-0.05, boxes=boxes)
