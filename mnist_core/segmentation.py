@@ -37,6 +37,7 @@ import numpy as np
 
 from .browser.predictions import UNSURE_BELOW
 from .errors import MnistCoreError
+from .mnist import IMAGE_SIZE
 from .preprocess import INK_THRESHOLD, centre_digit
 
 # Bounds, so that a hostile image or stroke list fails with one line instead of exhausting memory.
@@ -218,8 +219,8 @@ def segment(ink, strokes=None):
     inked = ink > INK_THRESHOLD
     ink_rows = np.flatnonzero(inked.any(axis=1))
     if ink_rows.size == 0:
-        return Hypotheses([], [], np.zeros(0), np.zeros((0, 28, 28), np.uint8), 0.0, np.zeros(0, np.int64),
-                          [], np.zeros(0, bool))
+        return Hypotheses([], [], np.zeros(0), np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), 0.0,
+                          np.zeros(0, np.int64), [], np.zeros(0, bool))
     scale = max(1, (ink_rows[-1] - ink_rows[0] + 1) // ANALYSIS_HEIGHT)
     grid = _shrink(inked, scale)                                    # (h, w) bool
     height, width = grid.shape
@@ -637,7 +638,7 @@ def _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height):
             candidates.append((first, last))
             joins.append(_groups(touching[run, run]) - 1)
             spans.append(_ink_span(ink_rows[run].sum(axis=0)) * scale)
-    images = np.zeros((len(candidates), 28, 28), dtype=np.uint8)
+    images = np.zeros((len(candidates), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     pixel_boxes = []
     for index, (first, last) in enumerate(candidates):
         keep = np.zeros(FIRST_PART + n, dtype=bool)
