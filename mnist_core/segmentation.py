@@ -44,15 +44,17 @@ from .preprocess import INK_THRESHOLD, centre_digit
 MAX_PIXELS = 1 << 24       # 16.7 million: a 12-megapixel photo fits; per-pixel arrays stay under 100 MB
 MAX_RUNS = 1 << 18         # row runs of ink; a canvas of writing has a few thousand, noise has millions
 MAX_MARKS = 96             # marks after dropping specks: a 20-digit number of broken digits fits
+MAX_STROKES = 1024         # a number of 20 digits drawn in 50 strokes each
 MAX_STROKE_POINTS = 1 << 16  # the page records one point per pointer event: a minute of drawing
 MAX_STROKE_SAMPLES = 1 << 20  # centre-line samples of all strokes (1 px apart, coarser beyond this)
+NEAREST_CHUNK = 1 << 22    # pixel-to-sample distances computed at once when strokes split a mark (32 MB)
 
 # Sizes relative to the number's height (the median height of its tall marks).
 TALL_MARK = 0.5            # marks at least this fraction of the tallest one set the number's height
 SPECK_BELOW = 0.12         # a mark whose longer side is shorter than this is a dot or a speck
 MIN_MARK = 8               # ... and so is one under 8 pixels: a digit is read at 20 (MNIST's), noise is a few
-# The digits are found on a grid of cells about this many to the ink's height (cells of 1 to 3 pixels on the
-# page): enough to keep a gap of a few pixels open, and the work per number a fraction of preparing its digits.
+# The digits are found on a grid of cells, one cell per pixel up to this ink height (the page's canvas is 364
+# pixels tall) and coarser above it (a photo): the work is bounded, and gaps of a few pixels stay open.
 ANALYSIS_HEIGHT = 256
 MIN_DIGIT_HEIGHT = 0.4     # a candidate digit shorter than this is a piece (a flag, a crossbar), not a digit
 PIECE_HEIGHT = 0.6         # parts shorter than this may be pieces: they join digits near them, or are left out
@@ -64,7 +66,8 @@ CUT_ROWS = 64              # cuts are searched on this many rows of blocks: fine
 CUT_STEP = 0.1             # a cut's sideways step costs a tenth of crossing a block of ink
 SEED_BAND = 0.1            # a cut stays this close (of the part's height) to the column it was seeded at
 # Cuts are seeded where water poured on the part would stand at least this deep, above and below together,
-# as a fraction of its height: near 90 % of touching pairs' boundaries, over 85 % of single wide digits' deepest.
+# as a fraction of its height: about 90 % of touching pairs' boundaries are that deep, and under 15 % of
+# single wide digits are anywhere (bench/bench_numbers.py's numbers).
 MIN_RESERVOIR = 0.2
 DEEP_RESERVOIR = 0.6       # ... and from this deep (the median at touching pairs) a cut costs DEEP_CUT_FACTOR
 # Parts that do not touch may be one digit when they overlap horizontally by this much of the narrower
@@ -83,7 +86,7 @@ MAX_PARTS = 5              # parts per digit: a broken digit's pieces, or a wide
 # The segmentation's score besides the model's probabilities (chosen on bench/bench_numbers.py).
 CUT_FACTOR = 0.7           # separating touching ink needs the model 1.4 times as sure as keeping it whole
 DEEP_CUT_FACTOR = 0.75     # ... a little less where water would stand deep between the two (cut_cost)
-JOIN_FACTOR = 0.5          # and so does joining inks that do not touch into one digit
+JOIN_FACTOR = 0.5          # joining inks that do not touch into one digit needs it twice as sure
 SKIP_PROBABILITY = 0.01    # leaving a small part out: only when no digit takes it in at even 1 %
 # Width over height of each digit's ink box in MNIST's 60,000 training images (ink above INK_THRESHOLD):
 # the median, and the standard deviation of its logarithm. Two digits read as one are wider than one.
@@ -106,8 +109,9 @@ class SegmentationError(MnistCoreError, ValueError):
 def read_number(model, ink, strokes=None):
     """Ink (H, W) 0..255, ink high -> the number written in it, read by `model`, digits left to right.
 
-    `strokes` (optional): the pen strokes in drawing order, each a list of (x, y) points in the
-    ink's pixels. Returns {"text": "2026", "digits": [{"digit", "probabilities" (10 floats), "sure",
+    `strokes` (optional): the pen strokes in drawing order, each a sequence of (x, y) points in the
+    ink's pixels, or a flat x0, y0, x1, y1, ... sequence (Python or NumPy: convert JavaScript arrays
+    first). Returns {"text": "2026", "digits": [{"digit", "probabilities" (10 floats), "sure",
     "box": [x0, y0, x1, y1] (pixels, end exclusive), "image28" (784 bytes, what the model read)}]};
     an image without ink gives {"text": "", "digits": []}.
     """
@@ -365,6 +369,8 @@ def _stroke_samples(strokes, shape, scale):
         arrays = [np.asarray(stroke, dtype=np.float64).reshape(-1, 2) for stroke in strokes]
     except (TypeError, ValueError):
         raise SegmentationError("strokes must be lists of (x, y) points") from None
+    if len(arrays) > MAX_STROKES:
+        raise SegmentationError(f"{len(arrays):,} strokes, more than the {MAX_STROKES:,} of a written number")
     n_points = sum(len(a) for a in arrays)
     if n_points > MAX_STROKE_POINTS:
         raise SegmentationError(f"the strokes hold {n_points:,} points, more than the {MAX_STROKE_POINTS:,} read")
@@ -412,9 +418,11 @@ def _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen, parts):
         stroke_ids = np.unique(owner[on_mark])
         if stroke_ids.size < 2:
             continue
-        ranges = np.array([[xs_s[on_mark & (owner == s)].min(), xs_s[on_mark & (owner == s)].max()]
-                           for s in stroke_ids], dtype=np.float64)
-        ranges += np.array([-pen / 2, pen / 2])
+        order = np.argsort(owner[on_mark], kind="stable")
+        firsts = np.flatnonzero(np.diff(owner[on_mark][order], prepend=-1))        # each stroke's first sample
+        x_on_mark = xs_s[on_mark][order]
+        ranges = np.stack([np.minimum.reduceat(x_on_mark, firsts), np.maximum.reduceat(x_on_mark, firsts)],
+                          axis=1).astype(np.float64) + np.array([-pen / 2, pen / 2])
         groups = _overlap_groups(ranges)
         if groups.max() == 0:
             continue
@@ -463,9 +471,11 @@ def _overlap_groups(ranges):
     return np.array([renumber[g] for g in group.tolist()])
 
 
-def _nearest(py, px, sy, sx, chunk=4096):
-    """For each point (py, px), the index of the nearest of the samples (sy, sx); in chunks of points."""
+def _nearest(py, px, sy, sx):
+    """For each point (py, px), the index of the nearest of the samples (sy, sx): in chunks of points, so that a
+    chunk's distances are at most NEAREST_CHUNK numbers whatever the count of samples."""
     out = np.empty(py.size, dtype=np.int64)
+    chunk = max(1, NEAREST_CHUNK // max(sy.size, 1))
     for start in range(0, py.size, chunk):
         d = (py[start:start + chunk, None] - sy[None, :]) ** 2 + (px[start:start + chunk, None] - sx[None, :]) ** 2
         out[start:start + chunk] = d.argmin(axis=1)

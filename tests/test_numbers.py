@@ -241,7 +241,8 @@ def test_an_ink_array_of_the_wrong_shape_or_type_is_refused(bad, message):
 
 
 @pytest.mark.parametrize("bad, message", [([[(1.0, float("nan"))]], "finite"), ([["ab"]], "(x, y) points"),
-                                          ([[(0, 0)] * 40000, [(0, 0)] * 40000], "points, more than")])
+                                          ([[(0, 0)] * 40000, [(0, 0)] * 40000], "points, more than"),
+                                          ([[(0, 0)]] * 2000, "strokes, more than")])
 def test_strokes_that_cannot_be_pen_strokes_are_refused(bad, message, clear_digits):
     with pytest.raises(SegmentationError, match=re.escape(message)):
         segment(number_canvas([clear_digits[1]]), bad)
