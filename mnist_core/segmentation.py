@@ -35,7 +35,6 @@ only where water would stand between them, and a number over several lines is re
 
 import numpy as np
 
-from .browser.predictions import UNSURE_BELOW
 from .errors import MnistCoreError
 from .mnist import IMAGE_SIZE
 from .preprocess import INK_THRESHOLD, centre_digit
@@ -115,6 +114,10 @@ def read_number(model, ink, strokes=None):
     "box": [x0, y0, x1, y1] (pixels, end exclusive), "image28" (784 bytes, what the model read)}]};
     an image without ink gives {"text": "", "digits": []}.
     """
+    # The page's "not sure" level, the single digits' rule. Imported here, not above: the page's App will
+    # import this module, and mnist_core.browser imports App.
+    from .browser.predictions import UNSURE_BELOW
+
     hypotheses = segment(ink, strokes)
     if not hypotheses.candidates:
         return {"text": "", "digits": []}
