@@ -13,9 +13,16 @@ trained on), from two sources:
   strokes (as the page passes them) and once from the ink alone.
 
 and in four layouts: "gap" (a visible gap between digits, 0.1 to 0.4 of the digit height),
-"overlap" (the digits' boxes overlap horizontally but their ink stays 3 to 15 px apart), "touching"
-(one pair's ink touches, overlapping by up to 10 px; the other pairs have gaps) and "slant" (gaps,
-on a baseline slanted by 8 to 20 degrees either way).
+"overlap" (each digit pushed against the one before until their inks are 3 to 15 px apart where
+closest, so that their boxes overlap wherever the shapes let them: a 1 under a 7's bar), "touching"
+(one pair pushed until its inks overlap by up to 10 px; the other pairs have gaps) and "slant"
+(gaps, on a baseline slanted by 8 to 20 degrees either way). The digits of a number are 180 to 260
+px tall, give or take 10 % each, shrunk where the number would not fit the canvas.
+
+The drawn digits' strokes are the skeleton's pieces between its junctions, in writing order: a
+digit may be several strokes where a person would draw one (a 6 as its top stroke and its loop),
+which is harder for segmentation than real drawing, and a digit whose tracing falls apart into
+pieces side by side is read as two.
 
 It prints, per layout and source: number accuracy (the whole number read right) beside what a
 perfect segmentation would give (the share of numbers whose digits, each prepared from its own
@@ -33,6 +40,7 @@ write numbers (their spacing, their joins, their slants). Real writers are measu
 project, so that nothing here is tuned to them.
 
 Usage: OPENBLAS_NUM_THREADS=1 python bench/bench_numbers.py [--count 200] [--seed 0] [--model PATH ...]
+       [--layout gap|overlap|touching|slant ...]
 """
 
 import argparse
