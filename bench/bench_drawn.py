@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import preprocess, strokes
-from mnist_core.browser.predictions import UNSURE_BELOW
 from mnist_core.data import load_split
 from mnist_core.models import load_model
+from mnist_core.prediction import UNSURE_BELOW
 from mnist_core.preprocess import prepare_canvas, resample
 
 REPO = Path(__file__).resolve().parent.parent

@@ -37,6 +37,7 @@ import numpy as np
 
 from .errors import MnistCoreError
 from .mnist import IMAGE_SIZE
+from .prediction import describe
 from .preprocess import INK_THRESHOLD, centre_digit
 
 # Bounds, so that a hostile image or stroke list fails with one line instead of exhausting memory.
@@ -114,20 +115,14 @@ def read_number(model, ink, strokes=None):
     "box": [x0, y0, x1, y1] (pixels, end exclusive), "image28" (784 bytes, what the model read)}]};
     an image without ink gives {"text": "", "digits": []}.
     """
-    # The page's "not sure" level, the single digits' rule. Imported here, not above: the page's App will
-    # import this module, and mnist_core.browser imports App.
-    from .browser.predictions import UNSURE_BELOW
-
     hypotheses = segment(ink, strokes)
     if not hypotheses.candidates:
         return {"text": "", "digits": []}
     probabilities = model.predict_proba(hypotheses.images)      # (C, 10) float32, one batch
     digits = []
     for index in hypotheses.choose(probabilities):
-        p = probabilities[index]
-        top = int(p.argmax())
-        digits.append({"digit": top, "probabilities": [float(v) for v in p], "sure": bool(p[top] >= UNSURE_BELOW),
-                       "box": list(hypotheses.boxes[index]), "image28": hypotheses.images[index].tobytes()})
+        digits.append({**describe(probabilities[index]), "box": list(hypotheses.boxes[index]),
+                       "image28": hypotheses.images[index].tobytes()})
     return {"text": "".join(str(d["digit"]) for d in digits), "digits": digits}
 
 

@@ -235,7 +235,7 @@ def test_thickening_a_dot_or_a_hairline_does_not_fail():
 
 def test_the_page_says_not_sure_exactly_when_the_top_probability_is_low(digits):
     from mnist_core.browser import App
-    from mnist_core.browser.predictions import UNSURE_BELOW
+    from mnist_core.prediction import UNSURE_BELOW
     from mnist_core.shipped import shipped_model_path
     app = App()
     app.load_shipped_model("mnist-fc", shipped_model_path("mnist-fc").read_bytes())

@@ -14,8 +14,8 @@ import numbers_support
 from conftest import SHIPPED_MODELS
 from mnist_core import segmentation
 from mnist_core.browser import App
-from mnist_core.browser.predictions import UNSURE_BELOW
 from mnist_core.models import load_model
+from mnist_core.prediction import UNSURE_BELOW
 from mnist_core.preprocess import INK_THRESHOLD, canvas_ink
 from mnist_core.segmentation import SegmentationError, read_number, segment
 from numbers_support import BRUSH, HEIGHT, WIDTH, drawn, number_canvas, shifted

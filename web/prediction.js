@@ -109,7 +109,7 @@ export function showPrediction(result, { announce }) {
   } else {
     prediction.dataset.digit = String(result.digit);
     prediction.dataset.sure = String(result.sure);
-    // Unsure (top probability under mnist_core.browser.predictions.UNSURE_BELOW): say which two it may be.
+    // Unsure (top probability under mnist_core.prediction.UNSURE_BELOW): say which two it may be.
     const doubt = result.sure ? "" : `Not sure: ${result.top[0][0]} or ${result.top[1][0]}?`;
     $("digit").textContent = result.sure ? String(result.digit) : `${result.digit}?`;
     $("unsure").textContent = doubt;

@@ -4,13 +4,9 @@ digit, the top three, whether the model is sure, and the 28x28 image it saw."""
 import numpy as np
 
 from ..mnist import IMAGE_SIZE, N_PIXELS
+from ..prediction import describe
 from ..preprocess import downscale_canvas, prepare_canvas
 from .convert import to_bytes, to_py
-
-TOP_K = 3  # how many of the most likely digits the page announces
-# Below this top probability the page says "not sure: 7 or 1?" instead of one bold digit; chosen on
-# bench/bench_drawn.py as the level that flags most wrong answers while rarely doubting a right one.
-UNSURE_BELOW = 0.7
 
 EMPTY = {"empty": True, "digit": None, "probabilities": [], "top": [], "image28": bytes(N_PIXELS)}
 
@@ -40,12 +36,4 @@ def prediction(model, image):
     """A 28x28 uint8 image (ink = 255) through `model` -> {"empty", "digit", "probabilities", "top", "sure",
     "image28"}."""
     probabilities = model.predict_proba(image.reshape(1, IMAGE_SIZE, IMAGE_SIZE))[0]   # (10,) float32
-    order = np.argsort(-probabilities, kind="stable")[:TOP_K]
-    return {
-        "empty": False,
-        "digit": int(order[0]),
-        "probabilities": [float(p) for p in probabilities],
-        "top": [[int(d), float(probabilities[d])] for d in order],
-        "sure": bool(probabilities[order[0]] >= UNSURE_BELOW),
-        "image28": image.tobytes(),
-    }
+    return {"empty": False, **describe(probabilities), "image28": image.tobytes()}
