@@ -132,11 +132,23 @@ export function installFiles(Module, files) {
   for (const [path, bytes] of files) Module.FS.writeFile(path, bytes, { canOwn: true });
 }
 
+// Where the extension modules' function-table slots start: past what every engine's start-up has
+// added by then (Node, Chromium and Firefox 11,916 slots; WebKit 13,070, as its table hands out new
+// function objects, so Emscripten adds a slot for each function it finds there). The same in the
+// make and the restore, so the modules' function pointers in the snapshot point at them.
+const TABLE_BASE = 16384;
+
 // Load extension modules ([[path, bytes or a compiled WebAssembly.Module]]) before the interpreter
 // starts, as Pyodide's loadPackage loads a package's (API.loadDynlib: local symbols, never unloaded,
 // also known by their file name), but synchronously, so that nothing takes a table slot in between:
 // what Emscripten's loadDynamicLibrary does for a new library, with code that may be compiled already.
 export function preloadLibraries(Module, libraries) {
+  const table = Module.wasmTable;
+  if (table.length > TABLE_BASE) {
+    throw new Error(`this engine's start-up took ${table.length} function-table slots, more than the ${TABLE_BASE} ` +
+                    "the snapshot leaves before NumPy's");
+  }
+  table.grow(TABLE_BASE - table.length);
   const flags = { loadAsync: false, global: false, nodelete: true, allowUndefined: true };
   for (const [path, code] of libraries) {
     const library = Module.newDSO(path, undefined, "loading");
