@@ -261,7 +261,10 @@ function compiledRuntime(get, mark) {
     failure.catch(() => {});
     const instantiateWasm = (imports, receive) => {
       Promise.all([compiled, ready])
-        .then(([module]) => WebAssembly.instantiate(module, imports).then((instance) => receive(instance, module)))
+        .then(([module]) => WebAssembly.instantiate(module, imports).then((instance) => {
+          mark("wasmInstantiated");
+          receive(instance, module);
+        }))
         .catch(failed);
       return {};
     };
@@ -278,8 +281,9 @@ const never = new Promise(() => {});
 //   site      the site's root URL: the files above are relative to it
 //   options   loadPyodide's {indexURL, lockFileURL} (URLs in a browser, paths under Node)
 //   fetch     how files are fetched (the global one; tests under Node read files)
-//   mark      mark(name) notes when each step ends (snapshotManifest, snapshotFetched, snapshotChecked,
-//             wasmCompiled, pythonStarted), for the page's phase table
+//   mark      mark(name) notes when each step ends (snapshotManifest, wasmCompiled, snapshotFetched,
+//             snapshotChecked, wasmInstantiated, librariesLoaded, memoryRestored, pythonStarted),
+//             for the page's phase table
 export async function startPython({ loadPyodide, site, options, packages, fetch = globalThis.fetch, mark = () => {} }) {
   const get = async (path, init) => {
     const response = await fetch(new URL(path, site).href, init);
@@ -305,10 +309,12 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
       preRun: (Module) => { // after instantiateWasm, which waited for the snapshot
         installFiles(Module, parts.files);
         preloadLibraries(Module, parts.libraries);
+        mark("librariesLoaded");
       },
     });
     const started = loadPyodide({ ...options, _loadSnapshot: memory });
     const pyodide = await Promise.race([started, failure, snapshot.then(() => never)]);
+    mark("memoryRestored");
     restored(pyodide, packages);
     mark("pythonStarted");
     return { pyodide, start: "snapshot", reason };
