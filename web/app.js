@@ -145,6 +145,8 @@ async function start() {
   $("status").textContent = `Ready in ${(loadMs / 1000).toFixed(2)} s: draw a digit, or press Random.`;
   $("timing").dataset.loadText = `loaded in ${(loadMs / 1000).toFixed(2)} s · `;
   $("timing").textContent = `loaded in ${(loadMs / 1000).toFixed(2)} s`;
+  $("timing").title = info.start === "snapshot" ? "Python was restored from the build's memory snapshot"
+    : `Python started the normal way: ${info.startReason}`;
   if (state.inked) predictCanvas({ announce: true }); // drawn while loading
   enableEvaluation();
   enableModelFiles();
