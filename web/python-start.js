@@ -272,6 +272,23 @@ function compiledRuntime(get, mark) {
   };
 }
 
+// Pyodide's loader starts fetching the wasm itself as it reads its options, for an instantiateWasm
+// that ours replaces: engines that do not merge two requests for one URL (WebKit) fetched it twice.
+// While loadPyodide starts, a fetch of the wasm's URL gets a response that never comes (and is never read).
+function withoutLoaderWasmFetch(wasmURL, run) {
+  const fetch = globalThis.fetch;
+  const instead = (url, init) => {
+    if (String(url) !== wasmURL) return fetch(url, init);
+    globalThis.fetch = fetch;
+    return new Promise(() => {});
+  };
+  globalThis.fetch = instead;
+  const started = run();
+  const restore = () => { if (globalThis.fetch === instead) globalThis.fetch = fetch; };
+  started.then(restore, restore);
+  return started;
+}
+
 const messageOf = (error) => (error && error.message ? error.message : String(error));
 const never = new Promise(() => {});
 
@@ -290,14 +307,18 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response;
   };
-  const runtime = compiledRuntime(get, mark);
-  const factory = import(new URL(FACTORY, site).href);
+  // Asked for in this order: the small files the snapshot's checks need, the snapshot, the runtime.
+  const checked = checkedManifest(get);
+  checked.catch(() => {});
   const aborter = new AbortController();
   const download = get(SNAPSHOT_FILE, { signal: aborter.signal });
   download.catch(() => {});
+  const runtime = compiledRuntime(get, mark);
+  const factory = import(new URL(FACTORY, site).href);
+  const start = (settings) => withoutLoaderWasmFetch(new URL(WASM, site).href, () => loadPyodide(settings));
   let reason = "";
   try {
-    const manifest = await checkedManifest(get);
+    const manifest = await checked;
     mark("snapshotManifest");
     const memory = new Uint8Array(manifest.memory); // loadPyodide sizes the wasm memory by it; filled in once checked
     let parts = null;
@@ -312,7 +333,7 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
         mark("librariesLoaded");
       },
     });
-    const started = loadPyodide({ ...options, _loadSnapshot: memory });
+    const started = start({ ...options, _loadSnapshot: memory });
     const pyodide = await Promise.race([started, failure, snapshot.then(() => never)]);
     mark("memoryRestored");
     restored(pyodide, packages);
@@ -326,7 +347,7 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
   await factory;
   const { instantiateWasm, failure } = runtime();
   hookNextStart({ instantiateWasm });
-  const pyodide = await Promise.race([loadPyodide({ ...options, packages }), failure]);
+  const pyodide = await Promise.race([start({ ...options, packages }), failure]);
   mark("pythonStarted");
   return { pyodide, start: "normal", reason };
 }

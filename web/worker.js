@@ -54,11 +54,10 @@ function callApp(type, args = {}) {
 }
 
 async function init({ arch }) {
-  // Start every download at once; Python starts while they arrive.
+  // The model downloads while Python starts; the test set only once the page is ready (it would
+  // compete with the start for the connections and the cores).
   const model = fetchBytes(modelPath(arch));
-  const images = fetchBytes(TEST_IMAGES);
-  const labels = fetchBytes(TEST_LABELS);
-  for (const download of [model, images, labels]) download.catch(() => {}); // reported where awaited
+  model.catch(() => {}); // reported where awaited
   // When each step ended (epoch ms: the page puts them on its own clock), for bench/bench_web.py.
   const marks = {};
   const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
@@ -82,8 +81,8 @@ async function init({ arch }) {
   callApp("load_shipped_model", { arch, gguf_bytes: await model });
   mark("modelLoaded");
   // Ready to predict: the test set (for Random and evaluation) loads after this answer.
-  testSetLoaded = Promise.all([images, labels]).then(([images_bytes, labels_bytes]) => {
-    const { count } = callApp("load_test_set", { images_bytes, labels_bytes });
+  testSetLoaded = Promise.all([fetchBytes(TEST_IMAGES), fetchBytes(TEST_LABELS)]).then(([images, labels]) => {
+    const { count } = callApp("load_test_set", { images_bytes: images, labels_bytes: labels });
     notify({ type: "test-set", count });
   });
   testSetLoaded.catch(() => {}); // the requests that wait for it report it
