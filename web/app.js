@@ -134,6 +134,10 @@ async function start() {
   const loadMs = performance.now();
   for (const [name, epoch] of Object.entries(info.marks)) marks[name] = epoch - performance.timeOrigin;
   marks.ready = loadMs;
+  for (const entry of [...performance.getEntriesByName("strokes"), ...performance.getEntriesByType("paint")]) {
+    marks[entry.name === "strokes" ? "strokesTaken" : entry.name === "first-paint" ? "firstPaint" : "firstContentfulPaint"] =
+      entry.startTime;
+  }
   state.ready = true;
   buttons.random.disabled = false;
   root.dataset.state = "ready";
