@@ -134,9 +134,9 @@ async function start() {
   const loadMs = performance.now();
   for (const [name, epoch] of Object.entries(info.marks)) marks[name] = epoch - performance.timeOrigin;
   marks.ready = loadMs;
+  const named = { strokes: "strokesTaken", "first-paint": "firstPaint", "first-contentful-paint": "firstContentfulPaint" };
   for (const entry of [...performance.getEntriesByName("strokes"), ...performance.getEntriesByType("paint")]) {
-    marks[entry.name === "strokes" ? "strokesTaken" : entry.name === "first-paint" ? "firstPaint" : "firstContentfulPaint"] =
-      entry.startTime;
+    marks[named[entry.name]] = entry.startTime;
   }
   state.ready = true;
   buttons.random.disabled = false;
