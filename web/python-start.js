@@ -10,7 +10,6 @@
 //     served ones as build.json lists them and this file as served (snapshotKey), so a snapshot
 //     left from another build is stale;
 //   - its bytes must have the sha256 that snapshot.json gives (damaged otherwise);
-//   - after the restore, Python must answer a check (the worker's first import).
 // Any failure falls back to the normal start, with the reason.
 //
 // Pyodide 0.27.7's private API this relies on (checked by the tests in Chromium, Firefox, WebKit
@@ -18,8 +17,10 @@
 //   loadPyodide({_makeSnapshot: true}), pyodide.makeMemorySnapshot()   make (Node, at build time)
 //   loadPyodide({_loadSnapshot: bytes})                                 restore
 //   globalThis._createPyodideModule (pyodide.asm.js's factory): wrapped once to add a preRun hook
-//       and our own instantiateWasm (the factory's settings are Emscripten's Module)
-//   Module.FS, Module.loadDynamicLibrary, Module.LDSO (Emscripten 3.1.58's dynamic linker)
+//       and our own instantiateWasm (the factory's settings are Emscripten's Module); the
+//       loader's own fetch of the wasm, for the instantiateWasm ours replaces, is answered never
+//   Module.FS, Module.newDSO, Module.loadWebAssemblyModule, Module.LDSO (Emscripten 3.1.58's
+//       dynamic linker), Module.wasmTable (NumPy's slots start at TABLE_BASE)
 //   Module.__PyRuntime, Module.__PyEM_EMSCRIPTEN_COUNT_ARGS_OFFSET, Module._PyEM_CountArgsPtr
 //   pyodide.loadedPackages (emptied before the snapshot: its JS object must be as a fresh one)
 // and on these facts about it:
@@ -37,11 +38,11 @@
 //     seed, which restored() reseeds from the browser's crypto.getRandomValues.
 
 export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_MAGIC = "mnist-core snapshot\n"; // the blob's first bytes, then its header's length (u32 LE)
 export const SNAPSHOT_FILE = "pyodide/snapshot.bin";
 export const SNAPSHOT_MANIFEST = "pyodide/snapshot.json";
 const BUILD_MANIFEST = "build.json";
 const HOOK = "python-start.js"; // this file, as the site serves it: one of the snapshot's inputs
-const MAGIC = "mnist-core snapshot\n"; // the blob's first bytes, then its header's length (u32 LE)
 const WASM = "pyodide/pyodide.asm.wasm";
 const FACTORY = "pyodide/pyodide.asm.js";
 
@@ -58,49 +59,12 @@ export async function snapshotKey(inputs) {
 // MAGIC, u32 header length, header JSON {format, key, files: [[path, size]], libraries: [path],
 // memory: {bytes, runs: [[offset, length]]}}, the files' bytes, then the memory's non-zero runs
 // (Pyodide's own snapshot: its header, then the wasm memory; a third of the memory is zeros).
-
-export function encodeSnapshot({ key, files, libraries, memory }) {
-  const runs = nonZeroRuns(memory);
-  const header = new TextEncoder().encode(JSON.stringify({
-    format: SNAPSHOT_FORMAT, key, files: files.map(([path, bytes]) => [path, bytes.length]), libraries,
-    memory: { bytes: memory.length, runs },
-  }));
-  const magic = new TextEncoder().encode(MAGIC);
-  const parts = [magic, new Uint8Array(new Uint32Array([header.length]).buffer), header,
-                 ...files.map(([, bytes]) => bytes), ...runs.map(([offset, length]) => memory.subarray(offset, offset + length))];
-  const blob = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    blob.set(part, at);
-    at += part.length;
-  }
-  return blob;
-}
-
-const PAGE = 4096;
-
-function nonZeroRuns(memory) {
-  const words = new BigUint64Array(memory.buffer, memory.byteOffset, Math.floor(memory.length / 8));
-  const runs = [];
-  const pages = Math.ceil(memory.length / PAGE);
-  for (let page = 0; page < pages; page++) {
-    const start = page * PAGE;
-    const end = Math.min(start + PAGE, memory.length);
-    let zero = true;
-    for (let w = start / 8; w < Math.floor(end / 8) && zero; w++) zero = words[w] === 0n;
-    for (let b = Math.floor(end / 8) * 8; b < end && zero; b++) zero = memory[b] === 0;
-    if (zero) continue;
-    const last = runs[runs.length - 1];
-    if (last && last[0] + last[1] === start) last[1] += end - start;
-    else runs.push([start, end - start]);
-  }
-  return runs;
-}
+// sitebuild/make_snapshot.mjs writes it.
 
 // The blob's parts: {header, files: [[path, bytes]], libraries: [[path, bytes]]}, its memory decoded
 // into `memory` (a Uint8Array of header.memory.bytes, zeros; a new one when not given).
 export function decodeSnapshot(blob, memory = null) {
-  const magic = new TextEncoder().encode(MAGIC);
+  const magic = new TextEncoder().encode(SNAPSHOT_MAGIC);
   if (blob.length < magic.length + 4 || magic.some((byte, i) => blob[i] !== byte)) throw new Error("not a snapshot");
   const headerLength = new DataView(blob.buffer, blob.byteOffset + magic.length, 4).getUint32(0, true);
   let at = magic.length + 4;
@@ -160,9 +124,6 @@ export function preloadLibraries(Module, libraries) {
     Module.LDSO.loadedLibsByName[path.slice(path.lastIndexOf("/") + 1)] ||= library;
   }
 }
-
-// The libraries Emscripten's linker has loaded, in order (the main module left out).
-export const loadedLibraries = (Module) => Object.keys(Module.LDSO.loadedLibsByName).filter((name) => name.startsWith("/"));
 
 // Run `hooks` inside the next Pyodide start: `preRun(Module)` as the last of Pyodide's preRun
 // hooks (after the file system is set up, before the interpreter starts), and our own instantiateWasm.
