@@ -50,6 +50,7 @@ from sitebuild.pyodide import (
     PyodideSources,
     shipped_lock_entries,
 )
+from sitebuild.snapshot import snapshot_files
 from sitebuild.training_data import training_data_files
 from sitebuild.uplot import uplot_files
 from sitebuild.verify import BuildError, install_file, log, sha256_of
@@ -59,6 +60,7 @@ REPO = Path(__file__).resolve().parent
 MODEL_FILES = ("mnist-fc-f32.gguf", "mnist-cnn-f32.gguf")
 
 MNIST_CORE_PACKAGE = "mnist-core"  # canonical name: the lock's key for our wheel
+SNAPSHOT_PACKAGES = ("numpy", MNIST_CORE_PACKAGE)  # lock names: what the page's memory snapshot has installed
 # What the mnist_core wheel is built from; its cache key is the hash of these files. Not assets/:
 # without it setup.py leaves the models out of the wheel, as the page fetches them from models/.
 WHEEL_SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "mnist_core")
@@ -210,7 +212,9 @@ def build(out_dir, models_dir, cache_dir, offline=False, precompile_python=True)
     lock = {"info": official_lock["info"], "packages": dict(sorted(entries.items()))}
     lock_bytes = (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode()
 
-    sync_dir(out_dir / "pyodide", {**served, "pyodide-lock.json": lock_bytes})
+    snapshot_wheels = [entries[name]["file_name"] for name in SNAPSHOT_PACKAGES]
+    snapshot = snapshot_files(served, snapshot_wheels, lock_bytes, cache_dir) if precompile_python else {}
+    sync_dir(out_dir / "pyodide", {**served, "pyodide-lock.json": lock_bytes, **snapshot})
     sync_dir(out_dir / "models", {path.name: path for path in models})
     sync_dir(out_dir / "data", {**test_set, **training_data_files(cache_dir)})  # the page learns from training images
     sync_dir(out_dir / "vendor", uplot_files(cache_dir))  # the training charts' library

@@ -84,6 +84,19 @@ def report_inside(page, arch, repeats=5, occlusions=2):
           f"{'meets' if median['occlude'] <= target else 'MISSES'}")
 
 
+def report_inside_rows(browser, origin, repeats=5, occlusions=2):
+    """The rows for each model, in a page of its own of `browser` (Playwright's Chromium) on the site at `origin`."""
+    page = browser.new_page()
+    page.goto(f"{origin}/index.html")
+    wait_until_ready(page, timeout_ms=120_000)
+    for arch in ARCHS:
+        if page.get_attribute("#app", "data-model") != arch:
+            page.select_option("#model", arch)
+            page.wait_for_selector(f'#app[data-model="{arch}"]')
+        report_inside(page, arch, repeats, occlusions)
+    page.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="explanations timed per drawing (default 5)")
@@ -96,14 +109,7 @@ def main(argv=None):
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     with serve(site) as origin, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        page = browser.new_page()
-        page.goto(f"{origin}/index.html")
-        wait_until_ready(page, timeout_ms=120_000)
-        for arch in ARCHS:
-            if page.get_attribute("#app", "data-model") != arch:
-                page.select_option("#model", arch)
-                page.wait_for_selector(f'#app[data-model="{arch}"]')
-            report_inside(page, arch, args.repeats, args.occlusions)
+        report_inside_rows(browser, origin, args.repeats, args.occlusions)
         browser.close()
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0

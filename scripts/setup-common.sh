@@ -13,6 +13,8 @@ setup_system_packages() {  # the Debian packages whose commands are missing (nee
     for pkg in "$@"; do
         case $pkg in
             nodejs) command -v node >/dev/null || missing+=(nodejs) ;;
+            webkit2gtk-driver) command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver) ;;
+            xvfb) command -v Xvfb >/dev/null || missing+=(xvfb) ;;
             *) command -v "$pkg" >/dev/null || missing+=("$pkg") ;;
         esac
     done
@@ -22,4 +24,11 @@ setup_system_packages() {  # the Debian packages whose commands are missing (nee
     echo "installing Debian packages: ${missing[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+setup_npm_packages() {  # $1: a folder with package.json and package-lock.json: exactly the lock, each integrity checked
+    if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
+        npm ci --prefix "$1" --no-audit --no-fund --ignore-scripts --silent
+        touch "$1/node_modules"
+    fi
 }

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,8 +90,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
 
+    def parse_request(self):
+        if self.server.offline:  # as if the network were gone: the connection closes unanswered
+            self.close_connection = True
+            return False
+        return super().parse_request()
+
+    def copyfile(self, source, outputfile):
+        super().copyfile(source, outputfile)
+        self.server.sent.append((time.monotonic(), self.path, source.tell()))
+
 
 class _QuietServer(http.server.ThreadingHTTPServer):
+    sent = None  # [(time.monotonic(), path, body bytes)] of each file sent, in order
+    offline = False  # True: every request fails, as without a network
+
     def handle_error(self, request, client_address):
         # A browser that goes away mid-download (a closed page, a service worker's caching cut short) is no error.
         if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
@@ -98,14 +112,40 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve(directory):
-    """Serve `directory` on a free localhost port in a thread; yield the origin ("http://127.0.0.1:PORT")."""
+def serve(directory, sent=None):
+    """Serve `directory` on a free localhost port in a thread; yield the origin ("http://127.0.0.1:PORT").
+
+    `sent`, a list, gets (time.monotonic(), path, body bytes) for each file sent: what went over the wire.
+    """
+    with serve_site(directory, sent) as site:
+        yield site.origin
+
+
+class ServedSite:
+    """A site being served: its origin, what was sent ([(time.monotonic(), path, bytes)]), and a network switch."""
+
+    def __init__(self, server):
+        self._server = server
+        self.origin = f"http://127.0.0.1:{server.server_address[1]}"
+        self.sent = server.sent
+
+    def set_offline(self, offline):
+        self._server.offline = offline
+
+    def bytes_sent(self, since=0.0, until=float("inf")):
+        return sum(size for at, _, size in self.sent if since <= at <= until)
+
+
+@contextlib.contextmanager
+def serve_site(directory, sent=None):
+    """serve(), yielding a ServedSite."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
     server = _QuietServer(("127.0.0.1", 0), handler)
+    server.sent = [] if sent is None else sent
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield ServedSite(server)
     finally:
         server.shutdown()
         server.server_close()

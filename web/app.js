@@ -22,9 +22,9 @@ import { keepOffline } from "./offline.js";
 import {
   drawPreview, predictCanvas, predictLive, randomSample, repredict, settled, showPrediction, showSample,
 } from "./prediction.js";
-import { startupProblem } from "./startup.js";
+import { browserProblem, siteProblem } from "./startup.js";
 import { enableTraining } from "./training.js";
-import { call, onProgress, onWorkerError, startWorker } from "./worker-client.js";
+import { call, onNotice, onProgress, onWorkerError, startWorker, stopWorker } from "./worker-client.js";
 
 const buttons = { clear: $("clear"), random: $("random"), download: $("download") };
 const modelSelect = $("model");
@@ -38,6 +38,11 @@ onProgress(({ step, steps, text }) => {
   $("progress").value = step / steps;
 });
 onWorkerError(workerFailed);
+onNotice("test-set", ({ count }) => {
+  root.dataset.testImages = String(count);
+  root.dataset.testSetMs = performance.now().toFixed(0);
+  if (!state.image28.some(Boolean)) $("timing").textContent += ` (${count} test images)`; // before any prediction
+});
 
 listenForStrokes({
   start: () => { if (state.sample) showSample(null); },
@@ -97,8 +102,13 @@ function showProblem({ kind, message }) {
   root.dataset.state = "error";
 }
 
-function workerFailed(error) {
+let siteChecked = Promise.resolve(null); // startup.js's siteProblem, run while the worker starts
+
+// The worker failed before it was ready: what the site's checks found explains it best, when they found anything.
+async function workerFailed(error) {
   if (state.ready) return fail(error);
+  const problem = await siteChecked;
+  if (problem || root.dataset.problem) return; // start() says it
   // A worker that cannot load its modules gets no message from the browser: worker-client.js's default then.
   const why = /failed to start/.test(error.message) ? "" : ` (${error.message})`;
   showProblem({ kind: "worker", message: `The worker (worker.js) failed to start${why}: reload; if it happens ` +
@@ -107,20 +117,42 @@ function workerFailed(error) {
 
 async function start() {
   if (root.dataset.problem) return; // already said (index.html: the page was opened as a file)
-  const problem = await startupProblem(); // before the worker: a missing build is said plainly
-  if (problem) return showProblem(problem);
+  const browser = browserProblem(); // no request: before the worker
+  if (browser) return showProblem(browser);
+  // The worker starts at once; the site's checks (build.json, each file's size) run alongside it,
+  // and a problem they find (an unbuilt site, a missing or damaged file) is said plainly instead.
+  const marks = { workerCreated: performance.now() }; // when each step ended, since navigation started
   startWorker();
-  const info = await call("init", { arch: state.model });
-  const loadMs = performance.now(); // since navigation started
+  const ready = call("init", { arch: state.model });
+  ready.catch(() => {}); // awaited below, once the checks have passed
+  siteChecked = siteProblem();
+  const problem = await siteChecked;
+  if (problem) {
+    stopWorker();
+    return showProblem(problem);
+  }
+  marks.checksPassed = performance.now();
+  const info = await ready;
+  const loadMs = performance.now();
+  for (const [name, epoch] of Object.entries(info.marks)) marks[name] = epoch - performance.timeOrigin;
+  marks.ready = loadMs;
+  const named = { strokes: "strokesTaken", "first-paint": "firstPaint", "first-contentful-paint": "firstContentfulPaint" };
+  for (const entry of [...performance.getEntriesByName("strokes"), ...performance.getEntriesByType("paint")]) {
+    marks[named[entry.name]] = entry.startTime;
+  }
   state.ready = true;
   buttons.random.disabled = false;
   root.dataset.state = "ready";
   root.dataset.model = state.model;
   root.dataset.loadMs = loadMs.toFixed(0);
-  root.dataset.loadPhases = JSON.stringify(info.phases);
+  root.dataset.loadMarks = JSON.stringify(Object.fromEntries(Object.entries(marks).sort((a, b) => a[1] - b[1])));
+  root.dataset.start = info.start; // "snapshot", or "normal" with the reason (python-start.js)
+  root.dataset.startReason = info.startReason;
   $("status").textContent = `Ready in ${(loadMs / 1000).toFixed(2)} s: draw a digit, or press Random.`;
   $("timing").dataset.loadText = `loaded in ${(loadMs / 1000).toFixed(2)} s · `;
-  $("timing").textContent = `loaded in ${(loadMs / 1000).toFixed(2)} s (${info.testImages} test images)`;
+  $("timing").textContent = `loaded in ${(loadMs / 1000).toFixed(2)} s`;
+  $("timing").title = info.start === "snapshot" ? "Python was restored from the build's memory snapshot"
+    : `Python started the normal way: ${info.startReason}`;
   if (state.inked) predictCanvas({ announce: true }); // drawn while loading
   enableEvaluation();
   enableModelFiles();
@@ -128,6 +160,6 @@ async function start() {
   keepOffline();
 }
 
-clearCanvas();
+if (!state.inked) clearCanvas(); // what was drawn from the first paint on stays (drawing.js)
 drawPreview(state.image28);
 start().catch(fail);

@@ -4,7 +4,7 @@ import { $, state } from "./dom.js";
 
 export const CANVAS_SIZE = 364;      // 13 canvas pixels per MNIST pixel, as in ggml's demo
 const SCALE = CANVAS_SIZE / 28;
-const STROKE_WIDTH = 20;
+const STROKE_WIDTH = 20;             // index.html's early strokes draw with the same brush
 
 const canvas = $("canvas");
 const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -50,7 +50,11 @@ function drawSegment([x, y]) {
   stroke.y = y;
 }
 
-// Pointer drawing; the callbacks hear when a stroke starts, moves and ends.
+const brush = () => Object.assign(ctx, { strokeStyle: "#000", lineWidth: STROKE_WIDTH, lineCap: "round", lineJoin: "round" });
+
+// Pointer drawing; the callbacks hear when a stroke starts, moves and ends. What was drawn before
+// (index.html's early strokes, from the first paint) stays on the canvas, and a stroke in progress
+// goes on here.
 export function listenForStrokes({ start, move, end }) {
   canvas.addEventListener("pointerdown", (event) => {
     if (event.button !== 0 || stroke) return;
@@ -58,7 +62,7 @@ export function listenForStrokes({ start, move, end }) {
     canvas.setPointerCapture(event.pointerId);
     const [x, y] = canvasPoint(event);
     stroke = { pointerId: event.pointerId, x, y };
-    Object.assign(ctx, { strokeStyle: "#000", lineWidth: STROKE_WIDTH, lineCap: "round", lineJoin: "round" });
+    brush();
     start();
     drawSegment([x, y]); // a dot for a tap
     state.inked = true;
@@ -80,4 +84,11 @@ export function listenForStrokes({ start, move, end }) {
   };
   canvas.addEventListener("pointerup", endStroke);
   canvas.addEventListener("pointercancel", endStroke);
+
+  const early = window.earlyStrokes ? window.earlyStrokes.handOver() : { inked: false, stroke: null };
+  state.inked = early.inked;
+  if (early.stroke) {
+    stroke = early.stroke;
+    brush();
+  }
 }

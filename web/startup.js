@@ -1,6 +1,7 @@
-// Start-up checks, run before the worker starts: can this browser run the page, and has
-// build_wasm.py put the runtime, the models and the test set next to it? Each problem comes back
-// as one line saying what is missing and what to do, rather than "the worker failed to start".
+// Start-up checks: can this browser run the page (browserProblem, before the worker starts), and
+// has build_wasm.py put the runtime, the models and the test set next to it (siteProblem, while the
+// worker starts)? Each problem comes back as one line saying what is missing and what to do, rather
+// than "the worker failed to start".
 //
 // build_wasm.py writes build.json last (sitebuild/manifest.py): every generated file with its
 // size. The page asks the server for each file's headers (HEAD, no download) and compares.
@@ -97,13 +98,10 @@ function filesProblem(answers, manifest) {
   return null;
 }
 
-// The first problem that keeps the page from starting, as {kind, message}; null when there is none,
-// or when the server could not be asked (offline behind a service worker, say): the worker then tries.
+// The first problem with the site that keeps the page from starting, as {kind, message}; null when
+// there is none, or when the server could not be asked (offline behind a service worker, say).
 // (A page opened as a file never gets here: index.html says what to do, as modules do not run there.)
-export async function startupProblem() {
-  const browser = browserProblem();
-  if (browser) return browser;
-
+export async function siteProblem() {
   // The manifest and the files every build has, asked for at once; then whatever else it lists.
   const manifestRequest = fetch(BUILD_MANIFEST, { cache: "no-store" }).catch(() => null);
   const [response, required] = await Promise.all([manifestRequest, Promise.all(REQUIRED_FILES.map(head))]);

@@ -1,6 +1,6 @@
 // The page's side of web/worker.js: requests with ids, answered by promises.
 
-let worker = null;  // started by startWorker(), once the page's start-up checks (startup.js) pass
+let worker = null;  // started by startWorker(), as soon as the browser can run it (startup.js)
 const pending = new Map();
 let nextId = 1;
 const progressListeners = [];
@@ -30,6 +30,12 @@ export function startWorker() {
   worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
   worker.onmessage = receive;
   worker.onerror = failed;
+}
+
+// The site's checks found a problem: the worker stops, and its requests are left unanswered.
+export function stopWorker() {
+  worker.terminate();
+  pending.clear();
 }
 
 function receive({ data }) {

@@ -4,6 +4,7 @@
 // requests are passed straight to it. The handlers below are the requests that need the worker's
 // own work too (fetching files from the page's own origin, reading a File, running in the background).
 import { loadPyodide } from "./pyodide/pyodide.mjs";
+import { startPython } from "./python-start.js";
 import { learningHandlers } from "./worker-learning.js";
 import { trainingHandlers } from "./worker-training.js";
 
@@ -13,9 +14,11 @@ const SHIPPED = ["mnist-fc", "mnist-cnn"];
 const modelPath = (arch) => `models/${arch}-f32.gguf`;
 const TEST_IMAGES = "data/t10k-images-idx3-ubyte";
 const TEST_LABELS = "data/t10k-labels-idx1-ubyte";
-const INIT_STEPS = 4;
+const INIT_STEPS = 3;
 
 let app = null; // mnist_core.browser.App (a PyProxy)
+let testSetLoaded = null; // the test set, loaded after "init" has answered: what needs it waits for it
+const BEFORE_TEST_SET = new Set(["init", "predict_canvas", "select_model"]); // the requests that do not
 
 async function fetchBytes(path) {
   const response = await fetch(url(path));
@@ -51,45 +54,39 @@ function callApp(type, args = {}) {
 }
 
 async function init({ arch }) {
-  // Start every download at once; Python starts while they arrive.
+  // The model downloads while Python starts; the test set only once the page is ready (it would
+  // compete with the start for the connections and the cores).
   const model = fetchBytes(modelPath(arch));
-  const images = fetchBytes(TEST_IMAGES);
-  const labels = fetchBytes(TEST_LABELS);
-  for (const download of [model, images, labels]) download.catch(() => {}); // reported where awaited
-  const phases = {}; // phase -> ms, for bench/bench_web.py
-  let mark = performance.now();
-  const phase = (name) => {
-    const now = performance.now();
-    phases[name] = now - mark;
-    mark = now;
-  };
-  phases.workerStart = mark; // since the worker's own time origin
+  model.catch(() => {}); // reported where awaited
+  // When each step ended (epoch ms: the page puts them on its own clock), for bench/bench_web.py.
+  const marks = {};
+  const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
+  mark("workerRunning");
 
   progress(0, "Loading Python, NumPy and mnist_core (Pyodide)…");
-  // Packages named here load while the interpreter starts, rather than after it.
-  let pyodide;
+  let python;
   try {
-    pyodide = await loadPyodide({
-      indexURL: url("pyodide/"),
-      lockFileURL: url("pyodide/pyodide-lock.json"),
-      packages: ["numpy", "mnist_core"],
-    });
+    const options = { indexURL: url("pyodide/"), lockFileURL: url("pyodide/pyodide-lock.json") };
+    python = await startPython({ loadPyodide, site: BASE, options, packages: ["numpy", "mnist_core"], mark });
   } catch (error) {
     // Say which part failed: the page's checks passed, so the files are there but something in them is not.
     throw new Error(`Python (Pyodide, from pyodide/) failed to start: ${error && error.message ? error.message : error}`);
   }
-  phase("pyodide");
+  const { pyodide } = python;
   progress(1, "Starting mnist_core…");
   const { App } = pyodide.pyimport("mnist_core.browser");
   app = App();
-  phase("import");
+  mark("imported");
   progress(2, `Loading the ${arch} model…`);
   callApp("load_shipped_model", { arch, gguf_bytes: await model });
-  phase("model");
-  progress(3, "Loading the MNIST test images…");
-  const testSet = callApp("load_test_set", { images_bytes: await images, labels_bytes: await labels });
-  phase("testSet");
-  return { model: arch, testImages: testSet.count, phases };
+  mark("modelLoaded");
+  // Ready to predict: the test set (for Random and evaluation) loads after this answer.
+  testSetLoaded = Promise.all([fetchBytes(TEST_IMAGES), fetchBytes(TEST_LABELS)]).then(([images, labels]) => {
+    const { count } = callApp("load_test_set", { images_bytes: images, labels_bytes: labels });
+    notify({ type: "test-set", count });
+  });
+  testSetLoaded.catch(() => {}); // the requests that wait for it report it
+  return { model: arch, marks, start: python.start, startReason: python.reason };
 }
 
 // A shipped model is fetched the first time it is selected (or again after forgetting what it learned).
@@ -143,6 +140,7 @@ self.onmessage = async ({ data }) => {
   const { id, type, ...args } = data;
   try {
     if (type !== "init" && app === null) throw new Error("not ready yet");
+    if (!BEFORE_TEST_SET.has(type)) await testSetLoaded;
     const handler = handlers[type];
     const result = handler ? await handler(args) : callApp(type, args);
     const transfer = result && result.image28 ? [result.image28.buffer] : [];

@@ -9,6 +9,7 @@ The protocol, written down once, here:
                              the error it raised (a ValueError or MnistCoreError saying what is wrong)
   notice    worker -> page   {type, ...} without an id, answering no request:
               progress             {step, steps, text} while the worker starts
+              test-set             {count} the test set is loaded (after init has answered)
               evaluation-progress  {done, total} while evaluate_test_set runs
               learning-settled     the consolidation steps after a correction are all made
               learning-error       {error} a consolidation step failed
@@ -18,18 +19,19 @@ The protocol, written down once, here:
               training-error       {error} the run failed and was dropped
 
 Every request the page sends is one of these methods, with one exception: "init", which creates the
-App in the worker (loading Python, the default model and the test set: load_shipped_model,
-load_test_set). Some requests are handled by the worker before or after the method runs, since only
-JavaScript can fetch files or wait: select_model (a shipped model not loaded yet is fetched first),
-open_model_file (the page sends {file}, a File: check_model_file refuses it by its size before it is
-read), load_replay_set and start_training (their files are fetched first; start_training then runs
-training_step until done, then finish_training), correct (then consolidate, a step per turn of the
-event loop), pause_training / resume_training / stop_training (they also wake the worker's loop),
-evaluate_test_set (progress notices). The worker adds "ms", its time for the call, to the answers of
-predict_canvas, random_sample, sample, confusion_sample, explain_image and occlude_image. Results of
-the "inside the model" methods (explain_image ... training_weights) carry their arrays as float32
-bytes (inside.py): JavaScript reads each as a Float32Array. tests/test_protocol.py checks that web/
-sends no other type and that every method here is sent or called by the worker.
+App in the worker (loading Python and the default model: load_shipped_model; once it has answered,
+the test set: load_test_set, which the requests that need it wait for). Some requests are handled by
+the worker before or after the method runs, since only JavaScript can fetch files or wait:
+select_model (a shipped model not loaded yet is fetched first), open_model_file (the page sends
+{file}, a File: check_model_file refuses it by its size before it is read), load_replay_set and
+start_training (their files are fetched first; start_training then runs training_step until done,
+then finish_training), correct (then consolidate, a step per turn of the event loop), pause_training
+/ resume_training / stop_training (they also wake the worker's loop), evaluate_test_set (progress
+notices). The worker adds "ms", its time for the call, to the answers of predict_canvas,
+random_sample, sample, confusion_sample, explain_image and occlude_image. Results of the "inside the
+model" methods (explain_image ... training_weights) carry their arrays as float32 bytes (inside.py):
+JavaScript reads each as a Float32Array. tests/test_protocol.py checks that web/ sends no other type
+and that every method here is sent or called by the worker.
 
 Each part keeps its own state (registry.py, test_set.py, learning.py, training.py); App only composes
 them. Nothing here needs a browser: the tests drive the same class natively and under Node.

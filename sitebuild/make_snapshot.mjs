@@ -1,0 +1,109 @@
+// Make the page's memory snapshot under Node (run by sitebuild/snapshot.py; web/python-start.js
+// restores it and says what it relies on):
+//
+//   node make_snapshot.mjs PYODIDE_DIR PYTHON_START FILES KEY OUT
+//
+// PYODIDE_DIR holds the runtime the site serves; PYTHON_START is web/python-start.js (the same
+// functions write the files and load the extension modules here and in the page); FILES is
+// FILES.json ([[path, size]]) with FILES.bin (their bytes): NumPy and mnist_core as site-packages.
+// Python starts twice: once to learn which extension modules the imports load, then with exactly
+// those loaded before the interpreter starts, the imports made, and the snapshot taken. Entropy and
+// clocks are deterministic here, so the same inputs give the same bytes.
+import { readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+const [pyodideDir, pythonStart, filesPath, key, out] = process.argv.slice(2);
+// What the snapshot holds: mnist_core.browser imported, and what making an App imports (numpy.random).
+const IMPORTS = "import gc, numpy, mnist_core.browser; mnist_core.browser.App(); gc.collect()";
+
+let state = 0x9e3779b9; // xorshift32
+globalThis.crypto.getRandomValues = (view) => {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  for (let i = 0; i < bytes.length; i++) {
+    state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
+    bytes[i] = state & 255;
+  }
+  return view;
+};
+let clock = Date.UTC(2024, 0, 1);
+Date.now = () => (clock += 1);
+let monotonic = 0;
+performance.now = () => (monotonic += 0.25);
+
+const indexURL = `${pyodideDir}/`;
+const { loadPyodide } = await import(pathToFileURL(`${indexURL}pyodide.mjs`).href);
+await import(pathToFileURL(`${indexURL}pyodide.asm.js`).href);
+const page = await import(pathToFileURL(pythonStart).href); // web/python-start.js
+
+const listing = JSON.parse(readFileSync(`${filesPath}.json`, "utf8"));
+const data = readFileSync(`${filesPath}.bin`);
+let at = 0;
+const files = listing.map(([path, size]) => [path, new Uint8Array(data.buffer, data.byteOffset + (at += size) - size, size)]);
+
+// The blob web/python-start.js reads (its layout is written down there).
+function encodeSnapshot({ key, files, libraries, memory }) {
+  const runs = nonZeroRuns(memory);
+  const header = new TextEncoder().encode(JSON.stringify({
+    format: page.SNAPSHOT_FORMAT, key, files: files.map(([path, bytes]) => [path, bytes.length]), libraries,
+    memory: { bytes: memory.length, runs },
+  }));
+  const magic = new TextEncoder().encode(page.SNAPSHOT_MAGIC);
+  const parts = [magic, new Uint8Array(new Uint32Array([header.length]).buffer), header,
+                 ...files.map(([, bytes]) => bytes), ...runs.map(([offset, length]) => memory.subarray(offset, offset + length))];
+  const blob = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    blob.set(part, at);
+    at += part.length;
+  }
+  return blob;
+}
+
+const PAGE = 4096;
+
+function nonZeroRuns(memory) {
+  const words = new BigUint64Array(memory.buffer, memory.byteOffset, Math.floor(memory.length / 8));
+  const runs = [];
+  const pages = Math.ceil(memory.length / PAGE);
+  for (let page = 0; page < pages; page++) {
+    const start = page * PAGE;
+    const end = Math.min(start + PAGE, memory.length);
+    let zero = true;
+    for (let w = start / 8; w < Math.floor(end / 8) && zero; w++) zero = words[w] === 0n;
+    for (let b = Math.floor(end / 8) * 8; b < end && zero; b++) zero = memory[b] === 0;
+    if (zero) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === start) last[1] += end - start;
+    else runs.push([start, end - start]);
+  }
+  return runs;
+}
+
+// The libraries Emscripten's linker has loaded, in order (the main module left out).
+const loadedLibraries = (Module) => Object.keys(Module.LDSO.loadedLibsByName).filter((name) => name.startsWith("/"));
+
+async function python(libraries) {
+  const code = new Map(files);
+  page.hookNextStart({ preRun: (Module) => {
+    page.installFiles(Module, files);
+    page.preloadLibraries(Module, libraries.map((path) => [path, code.get(path)]));
+  } });
+  const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true, env: { PYTHONHASHSEED: "0" } });
+  pyodide.runPython(IMPORTS);
+  return pyodide;
+}
+
+try {
+  const libraries = loadedLibraries((await python([]))._module);
+  const pyodide = await python(libraries);
+  const loaded = loadedLibraries(pyodide._module);
+  if (loaded.join("\n") !== libraries.join("\n")) throw new Error(`extension modules loaded late: ${loaded}`);
+  // Pyodide's snapshot refuses a loadedPackages table that is not a fresh one (the import hook fills it).
+  for (const name of Object.keys(pyodide.loadedPackages)) delete pyodide.loadedPackages[name];
+  const memory = pyodide.makeMemorySnapshot();
+  writeFileSync(out, encodeSnapshot({ key, files, libraries, memory }));
+  console.log(JSON.stringify({ libraries, memory: memory.length }));
+} catch (error) {
+  console.error(error && error.stack ? error.stack.split("\n").slice(0, 6).join("\n") : String(error));
+  process.exit(1);
+}

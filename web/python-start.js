@@ -1,0 +1,314 @@
+// Starting Python (Pyodide, NumPy, mnist_core) in the worker: restored from the build's memory
+// snapshot when it is sound, or started the normal way (loadPyodide, then loadPackage) when it is
+// not, saying why. startPython() reports which: {start: "snapshot" | "normal", reason}.
+//
+// The snapshot (pyodide/snapshot.bin, made by build_wasm.py under Node: sitebuild/snapshot.py and
+// sitebuild/make_snapshot.mjs, with the functions below) is Python's memory after `import numpy,
+// mnist_core.browser`, with the files of NumPy and mnist_core it was made with. Before it is used:
+//   - its key must be the one this build's files give: a sha256 over SNAPSHOT_FORMAT and the
+//     sha256 of each file that went into it (runtime, stdlib, wheels, this file, the maker), the
+//     served ones as build.json lists them and this file as served (snapshotKey), so a snapshot
+//     left from another build is stale;
+//   - its bytes must have the sha256 that snapshot.json gives (damaged otherwise);
+// Any failure falls back to the normal start, with the reason.
+//
+// Pyodide 0.27.7's private API this relies on (checked by the tests in Chromium, Firefox, WebKit
+// and Node; a new Pyodide version needs a look at each):
+//   loadPyodide({_makeSnapshot: true}), pyodide.makeMemorySnapshot()   make (Node, at build time)
+//   loadPyodide({_loadSnapshot: bytes})                                 restore
+//   globalThis._createPyodideModule (pyodide.asm.js's factory): wrapped once to add a preRun hook
+//       and our own instantiateWasm (the factory's settings are Emscripten's Module); the
+//       loader's own fetch of the wasm, for the instantiateWasm ours replaces, is answered never
+//   Module.FS, Module.newDSO, Module.loadWebAssemblyModule, Module.LDSO (Emscripten 3.1.58's
+//       dynamic linker), Module.wasmTable (NumPy's slots start at TABLE_BASE)
+//   Module.__PyRuntime, Module.__PyEM_EMSCRIPTEN_COUNT_ARGS_OFFSET, Module._PyEM_CountArgsPtr
+//   pyodide.loadedPackages (emptied before the snapshot: its JS object must be as a fresh one)
+// and on these facts about it:
+//   - the snapshot holds the wasm memory only. NumPy's extension modules (wasm side modules) live
+//     outside it: their code, their slots in the function table. So the ones imported before the
+//     snapshot are loaded again before the interpreter starts, in the same order, at the same
+//     point of start-up (the last preRun hook, synchronously), where the memory they get and
+//     their table slots are the same as when the snapshot was made. The files live outside it
+//     too (Emscripten's file system is JavaScript): they are written back first.
+//   - one value in memory is per engine: the pointer to CPython's argument-counting trampoline
+//     (pyodide.asm.js makes it in a preRun hook, 0 where the engine lacks wasm GC, as Node 20
+//     does). It is put back after the restore (restored()).
+//   - frozen into the snapshot, the same for every visitor: hash() randomisation (the maker sets
+//     PYTHONHASHSEED=0), sys._emscripten_info (it names the Node that made it) and `random`'s
+//     seed, which restored() reseeds from the browser's crypto.getRandomValues.
+
+export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_MAGIC = "mnist-core snapshot\n"; // the blob's first bytes, then its header's length (u32 LE)
+export const SNAPSHOT_FILE = "pyodide/snapshot.bin";
+export const SNAPSHOT_MANIFEST = "pyodide/snapshot.json";
+const BUILD_MANIFEST = "build.json";
+const HOOK = "python-start.js"; // this file, as the site serves it: one of the snapshot's inputs
+const WASM = "pyodide/pyodide.asm.wasm";
+const FACTORY = "pyodide/pyodide.asm.js";
+
+const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+export const sha256 = async (bytes) => hex(await crypto.subtle.digest("SHA-256", bytes));
+
+// The key of a snapshot made from `inputs` ({name: sha256}): sitebuild/snapshot.py computes the same text.
+export async function snapshotKey(inputs) {
+  const lines = Object.keys(inputs).sort().map((name) => `${name} ${inputs[name]}\n`);
+  return sha256(new TextEncoder().encode(`mnist-core snapshot ${SNAPSHOT_FORMAT}\n${lines.join("")}`));
+}
+
+// ---------------------------------------------------------------- the blob
+// MAGIC, u32 header length, header JSON {format, key, files: [[path, size]], libraries: [path],
+// memory: {bytes, runs: [[offset, length]]}}, the files' bytes, then the memory's non-zero runs
+// (Pyodide's own snapshot: its header, then the wasm memory; a third of the memory is zeros).
+// sitebuild/make_snapshot.mjs writes it.
+
+// The blob's parts: {header, files: [[path, bytes]], libraries: [[path, bytes]]}, its memory decoded
+// into `memory` (a Uint8Array of header.memory.bytes, zeros; a new one when not given).
+export function decodeSnapshot(blob, memory = null) {
+  const magic = new TextEncoder().encode(SNAPSHOT_MAGIC);
+  if (blob.length < magic.length + 4 || magic.some((byte, i) => blob[i] !== byte)) throw new Error("not a snapshot");
+  const headerLength = new DataView(blob.buffer, blob.byteOffset + magic.length, 4).getUint32(0, true);
+  let at = magic.length + 4;
+  const header = JSON.parse(new TextDecoder().decode(blob.subarray(at, at + headerLength)));
+  at += headerLength;
+  const files = header.files.map(([path, size]) => {
+    const file = [path, blob.subarray(at, at + size)];
+    at += size;
+    return file;
+  });
+  memory ||= new Uint8Array(header.memory.bytes);
+  if (memory.length !== header.memory.bytes) throw new Error(`memory of ${header.memory.bytes} bytes, expected ${memory.length}`);
+  for (const [offset, length] of header.memory.runs) {
+    memory.set(blob.subarray(at, at + length), offset);
+    at += length;
+  }
+  if (at !== blob.length) throw new Error(`${blob.length - at} bytes more than its header says`);
+  const byPath = new Map(files);
+  return { header, files, memory, libraries: header.libraries.map((path) => [path, byPath.get(path)]) };
+}
+
+// ---------------------------------------------------------------- what the make and the restore share
+
+// Write the snapshot's files (NumPy's and mnist_core's, in site-packages) into Emscripten's file
+// system. The file system keeps the bytes given (canOwn), which nothing writes to.
+export function installFiles(Module, files) {
+  const directories = new Set(files.map(([path]) => path.slice(0, path.lastIndexOf("/"))));
+  for (const directory of directories) Module.FS.mkdirTree(directory);
+  for (const [path, bytes] of files) Module.FS.writeFile(path, bytes, { canOwn: true });
+}
+
+// Where the extension modules' function-table slots start: past what every engine's start-up has
+// added by then (Node, Chromium and Firefox 11,916 slots; WebKit 13,070, as its table hands out new
+// function objects, so Emscripten adds a slot for each function it finds there). The same in the
+// make and the restore, so the modules' function pointers in the snapshot point at them.
+const TABLE_BASE = 16384;
+
+// Load extension modules ([[path, bytes or a compiled WebAssembly.Module]]) before the interpreter
+// starts, as Pyodide's loadPackage loads a package's (API.loadDynlib: local symbols, never unloaded,
+// also known by their file name), but synchronously, so that nothing takes a table slot in between:
+// what Emscripten's loadDynamicLibrary does for a new library, with code that may be compiled already.
+export function preloadLibraries(Module, libraries) {
+  const table = Module.wasmTable;
+  if (table.length > TABLE_BASE) {
+    throw new Error(`this engine's start-up took ${table.length} function-table slots, more than the ${TABLE_BASE} ` +
+                    "the snapshot leaves before NumPy's");
+  }
+  table.grow(TABLE_BASE - table.length);
+  const flags = { loadAsync: false, global: false, nodelete: true, allowUndefined: true };
+  for (const [path, code] of libraries) {
+    const library = Module.newDSO(path, undefined, "loading");
+    library.refcount = Infinity;
+    library.global = false;
+    const localScope = {};
+    library.exports = Module.loadWebAssemblyModule(code, flags, path, localScope);
+    Object.assign(localScope, library.exports);
+    Module.LDSO.loadedLibsByName[path.slice(path.lastIndexOf("/") + 1)] ||= library;
+  }
+}
+
+// Run `hooks` inside the next Pyodide start: `preRun(Module)` as the last of Pyodide's preRun
+// hooks (after the file system is set up, before the interpreter starts), and our own instantiateWasm.
+let factory = null; // pyodide.asm.js's own globalThis._createPyodideModule
+export function hookNextStart({ preRun, instantiateWasm }) {
+  factory ||= globalThis._createPyodideModule;
+  if (typeof factory !== "function") throw new Error(`${FACTORY} is not loaded`);
+  globalThis._createPyodideModule = (settings) => {
+    globalThis._createPyodideModule = factory;
+    if (preRun) settings.preRun.unshift(preRun); // Emscripten runs Module.preRun from the last one
+    if (instantiateWasm) settings.instantiateWasm = instantiateWasm;
+    return factory(settings);
+  };
+}
+
+// After a restore: the per-engine value, and the seeds reseeded (every visitor would share them).
+export function restored(pyodide, packages) {
+  const Module = pyodide._module;
+  const offset = Module.HEAP32[Module.__PyEM_EMSCRIPTEN_COUNT_ARGS_OFFSET / 4];
+  Module.HEAP32[(Module.__PyRuntime + offset) / 4] = Module._PyEM_CountArgsPtr;
+  pyodide.runPython("import random, sys\nrandom.seed()\nif 'numpy.random' in sys.modules: sys.modules['numpy.random'].seed()");
+  for (const name of packages) pyodide.loadedPackages[name] = "snapshot"; // so that loadPackage leaves them
+}
+
+// ---------------------------------------------------------------- in the worker
+
+class Refusal extends Error {} // a reason not to use the snapshot (the normal start follows)
+
+// Whether this build's snapshot may be used: its manifest, once its key is the one this build's files
+// give (build.json's sha256 of the served inputs, this file's as served); a Refusal says why not.
+async function checkedManifest(get) {
+  let manifest, build, hook;
+  try {
+    [manifest, build, hook] = await Promise.all([
+      get(SNAPSHOT_MANIFEST, { cache: "no-cache" }).then((r) => r.json()),
+      get(BUILD_MANIFEST, { cache: "no-cache" }).then((r) => r.json()),
+      get(HOOK).then((r) => r.arrayBuffer()),
+    ]);
+  } catch (error) {
+    throw new Refusal(`no snapshot in this build (${error.message})`);
+  }
+  if (manifest.format !== SNAPSHOT_FORMAT) {
+    throw new Refusal(`stale: snapshot format ${manifest.format}, this page reads ${SNAPSHOT_FORMAT}`);
+  }
+  const inputs = {}; // the maker's own files (not served) as the snapshot lists them
+  for (const [name, listed] of Object.entries(manifest.inputs)) {
+    inputs[name] = name === HOOK ? await sha256(hook) : name in build.files ? build.files[name].sha256 : listed;
+  }
+  const differing = Object.keys(inputs).filter((name) => inputs[name] !== manifest.inputs[name]);
+  const key = await snapshotKey(inputs);
+  if (differing.length || key !== manifest.key) {
+    throw new Refusal(`stale: made from other files than this build's (${differing.join(", ") || "its key"})`);
+  }
+  return manifest;
+}
+
+// The snapshot's bytes, checked against the manifest's sha256 and key, decoded into `memory`, with
+// its libraries compiled: {files, libraries}.
+async function checkedSnapshot(download, manifest, memory, mark) {
+  let bytes;
+  try {
+    bytes = new Uint8Array(await (await download).arrayBuffer());
+  } catch (error) {
+    throw new Refusal(`no snapshot in this build (${error.message})`);
+  }
+  mark("snapshotFetched");
+  const found = await sha256(bytes);
+  if (found !== manifest.sha256) throw new Refusal(`damaged: ${SNAPSHOT_FILE} has sha256 ${found}, expected ${manifest.sha256}`);
+  let snapshot;
+  try {
+    snapshot = decodeSnapshot(bytes, memory);
+  } catch (error) {
+    throw new Refusal(`damaged: ${SNAPSHOT_FILE}: ${error.message}`);
+  }
+  if (snapshot.header.key !== manifest.key) {
+    throw new Refusal(`stale: ${SNAPSHOT_FILE} has key ${snapshot.header.key}, expected ${manifest.key}`);
+  }
+  const libraries = await Promise.all(snapshot.libraries.map(async ([path, code]) => [path, await WebAssembly.compile(code)]));
+  mark("snapshotChecked");
+  return { files: snapshot.files, libraries };
+}
+
+// The runtime's wasm, compiled while everything else downloads (and, where the engine caches
+// compiled code, from that cache on a repeat visit). hook(ready) gives an instantiateWasm for one
+// start that takes it once `ready` resolves too, and a promise that rejects if either fails
+// (Pyodide's own would only log it, and wait for ever).
+function compiledRuntime(get, mark) {
+  const bytesThenCompile = () => get(WASM).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
+  const compiled = typeof WebAssembly.compileStreaming === "function"
+    ? WebAssembly.compileStreaming(get(WASM)).catch(bytesThenCompile) // e.g. a server's wrong MIME type
+    : bytesThenCompile();
+  compiled.then(() => mark("wasmCompiled"), () => {});
+  return function hook(ready = null) {
+    let failed;
+    const failure = new Promise((_, reject) => { failed = reject; });
+    failure.catch(() => {});
+    const instantiateWasm = (imports, receive) => {
+      Promise.all([compiled, ready])
+        .then(([module]) => WebAssembly.instantiate(module, imports).then((instance) => {
+          mark("wasmInstantiated");
+          receive(instance, module);
+        }))
+        .catch(failed);
+      return {};
+    };
+    return { instantiateWasm, failure };
+  };
+}
+
+// Pyodide's loader starts fetching the wasm itself as it reads its options, for an instantiateWasm
+// that ours replaces: engines that do not merge two requests for one URL (WebKit) fetched it twice.
+// While loadPyodide starts, a fetch of the wasm's URL gets a response that never comes (and is never read).
+function withoutLoaderWasmFetch(wasmURL, run) {
+  const fetch = globalThis.fetch;
+  const instead = (url, init) => {
+    if (String(url) !== wasmURL) return fetch(url, init);
+    globalThis.fetch = fetch;
+    return new Promise(() => {});
+  };
+  globalThis.fetch = instead;
+  const started = run();
+  const restore = () => { if (globalThis.fetch === instead) globalThis.fetch = fetch; };
+  started.then(restore, restore);
+  return started;
+}
+
+const messageOf = (error) => (error && error.message ? error.message : String(error));
+const never = new Promise(() => {});
+
+// Start Python: {pyodide, start: "snapshot" | "normal", reason (why not the snapshot; "" when it was used)}.
+// Everything starts at once: the wasm compiles, pyodide.asm.js loads, the snapshot downloads (and is
+// checked, and its libraries compiled) while Pyodide's start-up runs up to instantiating the wasm.
+//   site      the site's root URL: the files above are relative to it
+//   options   loadPyodide's {indexURL, lockFileURL} (URLs in a browser, paths under Node)
+//   fetch     how files are fetched (the global one; tests under Node read files)
+//   mark      mark(name) notes when each step ends (snapshotManifest, wasmCompiled, snapshotFetched,
+//             snapshotChecked, wasmInstantiated, librariesLoaded, memoryRestored, pythonStarted),
+//             for the page's phase table
+export async function startPython({ loadPyodide, site, options, packages, fetch = globalThis.fetch, mark = () => {} }) {
+  const get = async (path, init) => {
+    const response = await fetch(new URL(path, site).href, init);
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+    return response;
+  };
+  // Asked for in this order: the small files the snapshot's checks need, the snapshot, the runtime.
+  const checked = checkedManifest(get);
+  checked.catch(() => {});
+  const aborter = new AbortController();
+  const download = get(SNAPSHOT_FILE, { signal: aborter.signal });
+  download.catch(() => {});
+  const runtime = compiledRuntime(get, mark);
+  const factory = import(new URL(FACTORY, site).href);
+  const start = (settings) => withoutLoaderWasmFetch(new URL(WASM, site).href, () => loadPyodide(settings));
+  let reason = "";
+  try {
+    const manifest = await checked;
+    mark("snapshotManifest");
+    const memory = new Uint8Array(manifest.memory); // loadPyodide sizes the wasm memory by it; filled in once checked
+    let parts = null;
+    const snapshot = checkedSnapshot(download, manifest, memory, mark).then((checked) => { parts = checked; });
+    const { instantiateWasm, failure } = runtime(snapshot);
+    await factory;
+    hookNextStart({
+      instantiateWasm,
+      preRun: (Module) => { // after instantiateWasm, which waited for the snapshot
+        installFiles(Module, parts.files);
+        preloadLibraries(Module, parts.libraries);
+        mark("librariesLoaded");
+      },
+    });
+    const started = start({ ...options, _loadSnapshot: memory });
+    const pyodide = await Promise.race([started, failure, snapshot.then(() => never)]);
+    mark("memoryRestored");
+    restored(pyodide, packages);
+    mark("pythonStarted");
+    return { pyodide, start: "snapshot", reason };
+  } catch (error) {
+    reason = error instanceof Refusal ? error.message : `restoring it failed: ${messageOf(error)}`;
+    console.warn(`the snapshot is not used (${reason}): starting Python the normal way`);
+    aborter.abort();
+  }
+  await factory;
+  const { instantiateWasm, failure } = runtime();
+  hookNextStart({ instantiateWasm });
+  const pyodide = await Promise.race([start({ ...options, packages }), failure]);
+  mark("pythonStarted");
+  return { pyodide, start: "normal", reason };
+}
