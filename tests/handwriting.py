@@ -84,8 +84,8 @@ MORE_STYLES = [
 
 
 # Forms of digits that resemble another digit, each with the digit it resembles: corrections that teach
-# one cost that other digit's MNIST images most (tests/test_finetune.py and bench/bench_finetune.py
-# bound what five of them cost). Each is misread by at least one shipped model.
+# one cost that other digit's MNIST images most (tests/test_finetune.py bounds what five of them cost,
+# bench/bench_finetune.py measures it). Both shipped models misread each of them.
 RESEMBLING = {
     "7 like a Z": (7, [[(100, 60), (270, 60), (140, 300), (270, 300)], [(140, 300), (132, 325)]], 2),  # a stub below
     "9 like a g": MORE_STYLES[1] + (8,),                                                    # a closed lower loop

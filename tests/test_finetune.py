@@ -3,7 +3,8 @@
 Fine-tuning (mnist_core.training.finetune) must make a misread drawing read right and others of
 its style too, without costing MNIST more than 0.3 points of test accuracy after 20 corrections,
 nor more than 0.5 points of held-out accuracy after five corrections of a style that resembles
-another digit (a 7 drawn like a Z), which must not make the person's other digits read worse.
+another digit (a 7 drawn like a Z), nor make the person's other digits read worse (but for their
+2, which they draw like a Z too).
 A TrainingRun (mnist_core.training.run) must make exactly the steps train() makes. The same code
 runs in Pyodide under Node (from the site's own files) and must agree with native NumPy there.
 """
