@@ -22,12 +22,12 @@ both warped by the training augmentation (so that the model learns the style, no
 A style that resembles another digit (a 7 drawn like a Z, a 9 closed like a g) moves that digit's
 MNIST images with it, and their labels alone hold them back poorly: a replay image read right with
 a high probability gives almost no gradient, however far its logits move. So each replay image
-also keeps its logits near those the model gave it before its first correction (the frozen
-`reference`, run on the same warped image): `distillation` / 2 * |logits - reference logits|^2 is
-added to its loss, the logit matching of Dark Experience Replay (Buzzega et al., 2020). The
-settings below were chosen on training images that neither the shipped models nor the replay set
-contain (the trainer's validation split) and on drawings of styles that resemble another digit
-(bench/bench_finetune.py); docs/finetune.md has the figures.
+also keeps its logits near those the model gave it before the Finetuner's first correction (the
+frozen `reference`, a copy of the model run on the same warped image): `distillation` / 2 *
+|logits - reference logits|^2 is added to its loss, the logit matching of Dark Experience Replay
+(Buzzega et al., 2020). The settings below were chosen on training images that neither the
+shipped models nor the replay set contain (the trainer's validation split) and on drawings of
+styles that resemble another digit (bench/bench_finetune.py); docs/finetune.md has the figures.
 One Finetuner serves one model across corrections: AdamW's moments and the reference carry over.
 """
 
@@ -77,7 +77,7 @@ class Finetuner:
         self.replay_images = xp.asarray(replay_images)
         self.replay_labels = xp.asarray(np.asarray(replay_labels, dtype=np.int64))
         self.optimizer = AdamW(model.params, self.config.learning_rate, xp=xp)
-        self.reference = model.to(xp) if self.config.distillation else None  # a frozen copy, as it was before
+        self.reference = model.to(xp) if self.config.distillation else None  # frozen: the model before any correction
         self.rng = np.random.default_rng(seed)
         # The training augmentation as TrainConfig's defaults have it (the affine warp): what is
         # learnt is the user's style, not the exact pixels of one drawing.
