@@ -83,6 +83,18 @@ MORE_STYLES = [
 ]
 
 
+# Forms of digits that resemble another digit, each with the digit it resembles: corrections that teach
+# one cost that other digit's MNIST images most (tests/test_finetune.py bounds what five of them cost,
+# bench/bench_finetune.py measures it). Both shipped models misread each of them.
+RESEMBLING = {
+    "7 like a Z": (7, [[(100, 60), (270, 60), (140, 300), (270, 300)], [(140, 300), (132, 325)]], 2),  # a stub below
+    "9 like a g": MORE_STYLES[1] + (8,),                                                    # a closed lower loop
+    "1 long flag": (1, [[(80, 120), (220, 40), (210, 320)]], 7),
+    "0 slashed": MORE_STYLES[0] + (8,),                                                     # narrow
+    "4 closed top": (4, [[(110, 50), (90, 190), (250, 190)], [(230, 50), (230, 320)], [(110, 50), (230, 50)]], 9),
+}
+
+
 def drawings(strokes_or_digit, seeds):
     """Drawings of a style (a digit of STYLES, or strokes) for each seed (0: as written, others: variants), as
     prepared images (len(seeds), 28, 28)."""

@@ -68,9 +68,10 @@ class StepPool(ThreadPoolExecutor):
         self.threads = threads
 
 
-def _slice_gradients(model, x, y, share, sync=None):
+def _slice_gradients(model, x, y, share, sync=None, kept=None):
     """Forward, loss and backward of one slice -> (gradients of `share` times the slice's mean loss, [summed
-    loss, number right] on the device, seconds of forward, seconds of loss and backward)."""
+    loss, number right] on the device, seconds of forward, seconds of loss and backward). `kept`, the slice's
+    (logits (B, 10), weights (B,)) or None, adds weight / 2 * |logits - kept logits|^2 to each image's loss."""
     xp = model.xp
     start = time.perf_counter()
     logits, cache = model.forward(x)
@@ -79,6 +80,9 @@ def _slice_gradients(model, x, y, share, sync=None):
     forwarded = time.perf_counter()
     losses, probs = softmax_cross_entropy(xp, logits, y)
     dlogits = softmax_cross_entropy_backward(xp, probs, y)   # of the slice's mean loss
+    if kept is not None:
+        kept_logits, weights = kept
+        dlogits += weights[:, None] * (logits - kept_logits) / x.shape[0]
     if share != 1:
         dlogits *= share                                      # of its share of the batch's
     grads = model.backward(dlogits, cache)
@@ -88,13 +92,15 @@ def _slice_gradients(model, x, y, share, sync=None):
     return grads, figures, forwarded - start, time.perf_counter() - forwarded
 
 
-def gradient_step(model, optimizer, x, y, lr, pool=None, times=None):
+def gradient_step(model, optimizer, x, y, lr, pool=None, times=None, kept=None):
     """One gradient step on float images x (B, 28, 28) and int labels y (B,), all on the model's `xp`; returns
     an `xp` array [summed loss, number right] of the batch before the step, left on the device (reading it
     back would make the host wait for a GPU every step).
 
     The batch goes through in the model's slices (Model.batch_slices), which `pool` (a StepPool, the host
-    only) takes at once; the slices' gradients are summed in slice order either way.
+    only) takes at once; the slices' gradients are summed in slice order either way. `kept` (fine-tuning's
+    distillation): (logits (B, 10), weights (B,)) to keep each image's logits near, or None; the loss
+    returned is the cross-entropy alone.
     """
     n = x.shape[0]
     bounds = model.batch_slices(n)
@@ -102,7 +108,8 @@ def gradient_step(model, optimizer, x, y, lr, pool=None, times=None):
 
     def one_slice(bound):
         start, stop = bound
-        return _slice_gradients(model, x[start:stop], y[start:stop], (stop - start) / n, sync)
+        kept_slice = None if kept is None else (kept[0][start:stop], kept[1][start:stop])
+        return _slice_gradients(model, x[start:stop], y[start:stop], (stop - start) / n, sync, kept_slice)
 
     started = time.perf_counter()
     results = list(pool.map(one_slice, bounds)) if pool is not None and len(bounds) > 1 else \
@@ -126,9 +133,9 @@ def gradient_step(model, optimizer, x, y, lr, pool=None, times=None):
     return figures[0] if len(figures) == 1 else model.xp.stack(figures).sum(axis=0)
 
 
-def train_step(model, optimizer, x, y, lr):
+def train_step(model, optimizer, x, y, lr, kept=None):
     """gradient_step without threads, with (summed loss, number right) as Python floats (one transfer)."""
-    loss, correct = to_host(gradient_step(model, optimizer, x, y, lr))
+    loss, correct = to_host(gradient_step(model, optimizer, x, y, lr, kept=kept))
     return float(loss), float(correct)
 
 
