@@ -158,7 +158,7 @@ def test_corrections_and_a_learned_model_come_back_after_a_reload(app):
     app.consolidate(100)
     kept = app.model_file()["bytes"]
     fresh = App()
-    assert fresh.restore_corrections(image.tobytes(), bytes([digit])) == {"count": 1}
+    assert fresh.restore_corrections(image.tobytes(), bytes([digit])) == {"count": 1, "dropped": 0, "message": None}
     fresh.restore_learned("mnist-fc", kept, SHIPPED_MODELS["mnist-fc"].read_bytes())
     fresh.select_model("mnist-fc")
     assert fresh.predict_image(image)["digit"] == digit

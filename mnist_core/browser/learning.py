@@ -3,8 +3,9 @@
 A correction is the 28x28 image the model saw and the user's label. The corrections are kept
 here and by the page (IndexedDB, web/storage.js), which hands them back after a reload; the
 fine-tuning itself is mnist_core.training.finetune, with replay of MNIST training images (never
-the test images: a correction of a test image is refused). Each model in the list keeps the
-weights it had before its first correction, so that `forget_corrections` can give them back.
+the test images: a correction that is a test image, or nearly, is refused: test_image_guard.py).
+Each model in the list keeps the weights it had before its first correction, so that
+`forget_corrections` can give them back.
 """
 
 import time
@@ -15,6 +16,7 @@ from ..formats.idx import read_idx_pair
 from ..models import load_model
 from ..training.finetune import METADATA_PREFIX, FinetuneConfig, Finetuner
 from .convert import to_bytes
+from .test_image_guard import TestImageGuard
 
 CORRECTIONS_KEY = METADATA_PREFIX + "corrections"  # how many corrections a model file has learned
 REPLAY_NAMES = ("replay-images-idx3-ubyte", "replay-labels-idx1-ubyte")  # as build_wasm.py names them
@@ -41,6 +43,7 @@ class Learning:
         self.finetuners = {}        # model name -> Finetuner (its AdamW state lasts across corrections)
         self.original_params = {}   # model name -> host params before its first correction (None: unknown)
         self.finetune_config = FinetuneConfig()
+        self.test_image_guard = None  # TestImageGuard of the loaded test set, made when first needed
 
     def load_replay_set(self, images_bytes, labels_bytes):
         """Load the MNIST training images replayed while fine-tuning (IDX bytes, raw or gzipped)."""
@@ -92,15 +95,25 @@ class Learning:
         return {"count": int(self.correction_labels.size)}
 
     def restore_corrections(self, images_bytes, labels_bytes):
-        """Take back corrections kept by the page: K*784 image bytes and K label bytes (nothing is fine-tuned)."""
+        """Take back corrections kept by the page: K*784 image bytes and K label bytes (nothing is fine-tuned).
+
+        A stored correction that is a test image (or nearly: test_image_guard.py) is dropped, not restored: the
+        others come back. Returns {"count": corrections kept, "dropped": how many were dropped, "message": one
+        line saying why, or None}.
+        """
         images = np.frombuffer(to_bytes(images_bytes), dtype=np.uint8)
         labels = np.frombuffer(to_bytes(labels_bytes), dtype=np.uint8)
         if images.size != labels.size * 784 or (labels > 9).any():
             raise ValueError(f"stored corrections: {images.size} image bytes for {labels.size} labels "
                              "(expected 784 per label, labels 0 to 9)")
-        self.correction_images = images.reshape(-1, 28, 28).copy()
-        self.correction_labels = labels.copy()
-        return self.corrections_count()
+        images = images.reshape(-1, 28, 28)
+        refusals = [self._test_image_refusal(image) for image in images]
+        kept = np.array([refusal is None for refusal in refusals], dtype=bool)
+        self.correction_images = images[kept].copy()
+        self.correction_labels = labels[kept].copy()
+        dropped = [refusal for refusal in refusals if refusal is not None]
+        message = f"{len(dropped)} stored correction(s) dropped; the first: {dropped[0]}" if dropped else None
+        return {**self.corrections_count(), "dropped": len(dropped), "message": message}
 
     def restore_learned(self, name, learned_bytes, original_bytes=None):
         """Put back a model fine-tuned before a reload under `name`, without selecting it.
@@ -158,8 +171,14 @@ class Learning:
         return self.finetuners[name]
 
     def _refuse_test_image(self, image):
+        refusal = self._test_image_refusal(image)
+        if refusal is not None:
+            raise ValueError(refusal)
+
+    def _test_image_refusal(self, image):
+        """None, or why `image` may not be trained on (it is a test image, or nearly)."""
         if self.test_images is None:
-            return
-        same = np.flatnonzero((self.test_images == image).all(axis=(1, 2)))
-        if same.size:
-            raise ValueError(f"that is MNIST test image {int(same[0])}: the test images are never trained on")
+            return None
+        if self.test_image_guard is None or self.test_image_guard.test_images is not self.test_images:
+            self.test_image_guard = TestImageGuard(self.test_images)
+        return self.test_image_guard.refusal(image)
