@@ -23,3 +23,11 @@ setup_system_packages() {  # the Debian packages whose commands are missing (nee
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
+
+update_apt_unless_it_knows() {  # $1: a Debian package that `apt-get download` must find (a test fetches it)
+    command -v apt-cache >/dev/null || return 0
+    apt-cache show "$1" >/dev/null 2>&1 && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq
+}

@@ -15,6 +15,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from conftest import skip_unless_available
 from mnist_core import strokes
 from mnist_core.browser import App
 from mnist_core.models import load_model
@@ -25,12 +26,13 @@ from web_support import (
     BUILD_SCRIPT,
     REPO,
     build_wasm_module,
+    node_missing_reason,
     run_in_pyodide,
     site_model_path,
     site_test_set,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, skip_unless_available(node_missing_reason())]
 
 N_BATCH = 1000        # test images compared through model.predict_proba
 N_SINGLE = 50         # ... and one at a time through App.sample, as the page does

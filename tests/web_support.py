@@ -65,6 +65,11 @@ def site_test_set(site=WEB_DIR):
     return read_idx_pair(site / "data" / "t10k-images-idx3-ubyte", site / "data" / "t10k-labels-idx1-ubyte")
 
 
+def node_missing_reason():
+    """Why Pyodide cannot be run under Node here (or the site's Python precompiled), or None when it can."""
+    return None if shutil.which("node") else "node is not installed: apt-get install nodejs (Node 18+ runs Pyodide)"
+
+
 def run_in_pyodide(site, script, out_dir, timeout=600):
     """Run Python `script` inside Pyodide under Node, from the site's own files; return its JSON result.
 
