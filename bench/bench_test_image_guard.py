@@ -130,13 +130,15 @@ def main(argv=None):
     wide = TestImageGuard(test_images, rim_kept=CLOSEST_FROM)
     rng = np.random.default_rng(args.seed)
 
-    print("\n| made from test images | refused | the right test image named |")
-    print("| --- | --- | --- |")
+    print("\n| made from test images | refused | the right test image named | its rim kept: lowest, median |")
+    print("| --- | --- | --- | --- |")
     for kind, (images, sources) in test_image_kinds(test_images, args.count, rng).items():
         matches = [guard.nearest(image) for image in images]
         refused = [m is not None and m.close for m in matches]
-        named = [m is not None and m.close and m.index == s for m, s in zip(matches, sources, strict=True)]
-        print(f"| {kind} | {sum(refused)} / {len(images)} | {sum(named)} |", flush=True)
+        named = [m for m, s in zip(matches, sources, strict=True) if m is not None and m.close and m.index == s]
+        kept = sorted(m.rim_kept for m in named) or [float("nan")]
+        print(f"| {kind} | {sum(refused)} / {len(images)} | {len(named)} | "
+              f"{kept[0]:.2f}, {statistics.median(kept):.2f} |", flush=True)
 
     print(f"\n| no test image in them | refused | closest: rim share (refused at {RIM_KEPT}) | largest ink share |")
     print("| --- | --- | --- | --- |")

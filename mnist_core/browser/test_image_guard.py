@@ -17,7 +17,7 @@ or two, or with strokes drawn over it that hide less than half of its rim, is re
 page is not a test image even when it looks like one: its edge has the page brush's grey levels, not the
 scanner's. Measured on every style of tests/handwriting.py, the drawn-digit benchmark's templates and drawings
 (bench/bench_drawn.py) and the 60,000 MNIST training images (real handwriting by other writers, scanned as the
-test images were): `python bench/bench_test_image_guard.py`, whose docstring has the figures.
+test images were): bench/bench_test_image_guard.py; the figures are in docs/test-image-guard.md.
 
 What it does not catch: a test image drawn over on the page's canvas and then prepared again
 (mnist_core.preprocess.prepare_canvas crops it, thickens thin strokes and fits it again, which changes its
@@ -141,12 +141,14 @@ class TestImageGuard:
 
 
 def nearest_test_image(image28, test_images):
-    """The test image best aligned with `image28` (28x28 uint8), as a Match, or None (TestImageGuard.nearest)."""
+    """The test image best aligned with `image28` (28x28 uint8), as a Match, or None (TestImageGuard.nearest).
+    Each call prepares the test images again: keep a TestImageGuard to check many images."""
     return TestImageGuard(test_images).nearest(image28)
 
 
 def refusal(image28, test_images):
-    """None when `image28` is not close to any of `test_images`, else a one-line message (TestImageGuard.refusal)."""
+    """None when `image28` is not close to any of `test_images`, else a one-line message (TestImageGuard.refusal).
+    Each call prepares the test images again: keep a TestImageGuard to check many images."""
     return TestImageGuard(test_images).refusal(image28)
 
 
