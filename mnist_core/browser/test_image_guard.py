@@ -43,6 +43,7 @@ MIN_RIM = 12         # fewer rim pixels than this: the ink and its surrounding b
 INK_PRESENT = 0.95   # condition 1: share of the test image's ink that the correction has
 RIM_KEPT = 0.5       # condition 2: share of the test image's rim (fingerprint) that the correction reproduces
 SIZE = 28
+SHIFTS = [(dy, dx) for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1)]  # (S,) = 25
 CHUNK = 64           # test images compared pixel by pixel at once (25 shifts x 64 x 784 int16: 2.5 MB)
 
 
@@ -150,9 +151,6 @@ def refusal(image28, test_images):
     """None when `image28` is not close to any of `test_images`, else a one-line message (TestImageGuard.refusal).
     Each call prepares the test images again: keep a TestImageGuard to check many images."""
     return TestImageGuard(test_images).refusal(image28)
-
-
-SHIFTS = [(dy, dx) for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1)]
 
 
 def _windows(image):
