@@ -56,9 +56,9 @@ def stroke_over(image, seed, scale=1.0, width=2.5):
 
 def exhaustive_nearest(guard, image):
     """Indices of the test images that the pixel-by-pixel comparison with every one (no quick checks) finds close."""
-    ink, rim, _ = guard.alignments(image, np.arange(len(guard.images)))
-    close = ((ink >= guard.ink_present) & (rim >= guard.rim_kept)).any(axis=1)
-    return set(np.flatnonzero(close).tolist())
+    every = np.arange(len(guard.images))
+    close = guard.closeness(every, *guard.alignments(image, every)) >= 1
+    return set(np.flatnonzero(close.any(axis=1)).tolist())
 
 
 # ---------------------------------------------------------------- what is refused
@@ -69,7 +69,8 @@ def test_a_test_image_as_it_is_is_refused_naming_it(guard, test_images):
     assert message == "that is MNIST test image 7: the test images are never trained on"
     assert refusal(test_images[7], test_images) == message
     match = nearest_test_image(test_images[7], test_images)
-    assert (match.index, match.shift, match.ink_present, match.rim_kept, match.close) == (7, (0, 0), 1, 1, True)
+    assert (match.index, match.shift, match.ink_present, match.rim_kept, match.outline_kept, match.close) == \
+        (7, (0, 0), 1, 1, 1, True)
 
 
 def test_one_grey_level_anywhere_or_two_everywhere_changes_nothing(guard, test_images, sample):
@@ -130,12 +131,16 @@ def test_no_drawing_of_any_handwriting_style_is_refused(guard):
             assert guard.refusal(image) is None
 
 
-def test_no_mnist_training_image_is_refused(guard, mnist_train):
+def test_mnist_training_images_are_let_through_but_for_those_that_share_a_test_image_s_edge(guard, mnist_train):
     """Real handwriting by other writers, scanned and prepared as the test images were: the hardest to tell apart
-    from them by their grey levels (bench/bench_test_image_guard.py checks all 60,000)."""
+    from them by their grey levels. Of all 60,000 (bench/bench_test_image_guard.py) 3 are refused, 1s whose
+    edge has a test 1's grey levels: training image 21984 is test image 3126 pixel for pixel over half its
+    height."""
     images, _ = mnist_train
     for image in images[::120]:  # 500 of them
         assert guard.refusal(image) is None
+    match = guard.nearest(images[21984])
+    assert match.close and match.index == 3126
 
 
 # ---------------------------------------------------------------- how it decides

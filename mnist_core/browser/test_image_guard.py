@@ -2,18 +2,23 @@
 set the page evaluates on is never trained on.
 
 What "close" means. A correction c (28x28 uint8, ink = 255, as the model saw it) is close to test image t when,
-for some shift of c by at most SHIFT pixels along each axis, both hold:
+for some shift of c by at most SHIFT pixels along each axis, all three hold:
 
   1. c has t's ink: at least INK_PRESENT (95 %) of t's ink pixels (>= INK, 32 of 255) are in c at least as dark
      as in t, to within TOLERANCE (2 grey levels). Strokes drawn over t only add ink, so they keep this.
   2. c has t's rim: at least RIM_KEPT (50 %) of t's rim pixels (the anti-aliased edge of its strokes, grey levels
      INK to RIM_TOP, 223) have the same grey level in c, to within TOLERANCE. The rim is t's fingerprint: the
      grey levels a scanned pen's edge left, pixel by pixel. A stroke drawn over t hides part of it and leaves
-     the rest as it was. (A test image with fewer than MIN_RIM rim pixels, 2 of the 10,000, is fingerprinted by
-     its ink and the background pixels touching it instead.)
+     the rest as it was.
+  3. c has t's outline: at least OUTLINE_KEPT (50 %) of the pixels just outside t's ink (not ink themselves,
+     touching it) are in c to within TOLERANCE grey levels: c's ink stops where t's does. A drawing that covers
+     a thinner test image (a thick 1 over a thin one) has its ink there.
+
+A test image with fewer than MIN_RIM rim pixels (2 of the 10,000, drawn in black and white) has no grey levels
+to recognise it by: its ink stands for its rim, and its outline must be kept at OUTLINE_KEPT_WITHOUT_RIM (90 %).
 
 So a test image with a pixel changed by a grey level, or every pixel by up to 2 levels, or shifted by a pixel
-or two, or with strokes drawn over it that hide less than half of its rim, is refused. A digit drawn in the
+or two, or with strokes drawn over it that hide less than half of its rim and outline, is refused. A digit drawn in the
 page is not a test image even when it looks like one: its edge has the page brush's grey levels, not the
 scanner's. Measured on every style of tests/handwriting.py, the drawn-digit benchmark's templates and drawings
 (bench/bench_drawn.py) and the 60,000 MNIST training images (real handwriting by other writers, scanned as the
@@ -28,7 +33,7 @@ Cost. Each condition for one shift implies a weaker one for all shifts at once, 
 together: t's ink lies within c's ink grown by SHIFT pixels (an AND and a popcount of 13 64-bit words per test
 image), and each of t's rim pixels finds its grey level, to within TOLERANCE, somewhere within SHIFT pixels in c
 (one table lookup per rim pixel). Only the test images that pass both are compared pixel by pixel at each of the
-(2 * SHIFT + 1) ** 2 shifts.
+(2 * SHIFT + 1) ** 2 shifts, where the outline is checked too.
 """
 
 from dataclasses import dataclass
@@ -39,9 +44,11 @@ SHIFT = 2            # pixels, along each axis
 TOLERANCE = 2        # grey levels
 INK = 32             # a pixel at least this dark is ink
 RIM_TOP = 223        # ink pixels up to this level are the rim (anti-aliased edge) rather than the stroke's core
-MIN_RIM = 12         # fewer rim pixels than this: the ink and its surrounding background are the fingerprint
+MIN_RIM = 12         # fewer rim pixels than this: the ink is the rim
 INK_PRESENT = 0.95   # condition 1: share of the test image's ink that the correction has
-RIM_KEPT = 0.5       # condition 2: share of the test image's rim (fingerprint) that the correction reproduces
+RIM_KEPT = 0.5       # condition 2: share of the test image's rim that the correction reproduces
+OUTLINE_KEPT = 0.5   # condition 3: share of the pixels just outside its ink that the correction reproduces
+OUTLINE_KEPT_WITHOUT_RIM = 0.9  # the same for a test image with fewer than MIN_RIM rim pixels
 SIZE = 28
 SHIFTS = [(dy, dx) for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1)]  # (S,) = 25
 CHUNK = 64           # test images compared pixel by pixel at once (25 shifts x 64 x 784 int16: 2.5 MB)
@@ -55,11 +62,12 @@ class Match:
     shift: tuple          # (dy, dx): correction pixel (y + dy, x + dx) lies on test image pixel (y, x)
     ink_present: float    # condition 1's share
     rim_kept: float       # condition 2's share
-    close: bool           # both conditions hold
+    outline_kept: float   # condition 3's share
+    close: bool           # all three hold
 
 
 class TestImageGuard:
-    """The test images' ink and rim, prepared once, against which each correction is checked."""
+    """The test images' ink, rim and outline, prepared once, against which each correction is checked."""
 
     def __init__(self, test_images, ink_present=INK_PRESENT, rim_kept=RIM_KEPT):
         """`test_images`: uint8 (N, 28, 28). The thresholds (0 < each <= 1) are the definition's; lower ones (for
@@ -75,12 +83,16 @@ class TestImageGuard:
         ink = images >= INK                                                     # (N, 28, 28)
         rim = ink & (images <= RIM_TOP)
         few = rim.sum(axis=(1, 2)) < MIN_RIM
-        rim[few] = _dilate(ink[few], 1)                                         # ink and the background touching it
+        rim[few] = ink[few]
+        outline = _dilate(ink, 1) & ~ink
         self.images = images.reshape(n, -1)                                     # (N, 784)
         self.ink = ink.reshape(n, -1)                                           # (N, 784) bool
         self.rim = rim.reshape(n, -1)
+        self.outline = outline.reshape(n, -1)
         self.ink_count = self.ink.sum(axis=1)                                   # (N,)
         self.rim_count = self.rim.sum(axis=1)
+        self.outline_count = np.maximum(self.outline.sum(axis=1), 1)
+        self.outline_share = np.where(few, OUTLINE_KEPT_WITHOUT_RIM, OUTLINE_KEPT)  # (N,): condition 3's threshold
         self.ink_bits = _pack(self.ink)                                         # (N, 13) uint64
         owners, pixels = np.nonzero(self.rim)                                   # (R,): every rim pixel, image by image
         self.rim_keys = pixels * 256 + self.images[owners, pixels]              # (R,) into `near` below, flat
@@ -103,18 +115,26 @@ class TestImageGuard:
         return np.flatnonzero((has_ink >= self.ink_needed) & (has_rim >= self.rim_needed))
 
     def alignments(self, image, indices):
-        """`image` against test images `indices` at every shift: (ink_present, rim_kept), each (n, S), and the S
-        shifts as (dy, dx)."""
+        """`image` against test images `indices` at every shift: the shares (ink_present, rim_kept, outline_kept),
+        each (n, S) for the S shifts of SHIFTS."""
         windows = _windows(_as_image(image)).astype(np.int16)                   # (S, 784)
-        ink_present, rim_kept = [np.zeros((0, len(SHIFTS)))], [np.zeros((0, len(SHIFTS)))]
+        shares = [[np.zeros((0, len(SHIFTS)))] for _ in range(3)]
         for start in range(0, len(indices), CHUNK):
             chunk = indices[start:start + CHUNK]
             difference = windows[None] - self.images[chunk][:, None].astype(np.int16)   # (n, S, 784)
-            has_ink = ((difference >= -TOLERANCE) & self.ink[chunk][:, None]).sum(axis=2)
-            has_rim = ((np.abs(difference) <= TOLERANCE) & self.rim[chunk][:, None]).sum(axis=2)
-            ink_present.append(has_ink / self.ink_count[chunk][:, None])
-            rim_kept.append(has_rim / self.rim_count[chunk][:, None])
-        return np.concatenate(ink_present), np.concatenate(rim_kept), SHIFTS
+            same = np.abs(difference) <= TOLERANCE
+            for share, (passed, mask, count) in zip(shares, (
+                    (difference >= -TOLERANCE, self.ink, self.ink_count),
+                    (same, self.rim, self.rim_count),
+                    (same, self.outline, self.outline_count)), strict=True):
+                share.append((passed & mask[chunk][:, None]).sum(axis=2) / count[chunk][:, None])
+        return tuple(np.concatenate(share) for share in shares)
+
+    def closeness(self, indices, ink_present, rim_kept, outline_kept):
+        """The smallest of the three shares (alignments) over its threshold, (n, S): 1 or more is close."""
+        outline_share = self.outline_share[indices][:, None]
+        return np.minimum(np.minimum(ink_present / self.ink_present, rim_kept / self.rim_kept),
+                          outline_kept / outline_share)
 
     def nearest(self, image):
         """The candidate test image (and shift) closest to passing both conditions, as a Match; None when no test
@@ -122,18 +142,18 @@ class TestImageGuard:
         indices = self.candidates(image)
         if indices.size == 0:
             return None
-        ink_present, rim_kept, shifts = self.alignments(image, indices)
-        closeness = np.minimum(ink_present / self.ink_present, rim_kept / self.rim_kept)   # (n, S); >= 1: close
+        ink_present, rim_kept, outline_kept = shares = self.alignments(image, indices)
+        closeness = self.closeness(indices, *shares)
         j, s = np.unravel_index(int(np.argmax(closeness)), closeness.shape)
-        return Match(int(indices[j]), shifts[s], float(ink_present[j, s]), float(rim_kept[j, s]),
-                     bool(closeness[j, s] >= 1))
+        return Match(int(indices[j]), SHIFTS[s], float(ink_present[j, s]), float(rim_kept[j, s]),
+                     float(outline_kept[j, s]), bool(closeness[j, s] >= 1))
 
     def refusal(self, image):
         """None when `image` may be trained on, else one line saying which test image it is."""
         match = self.nearest(image)
         if match is None or not match.close:
             return None
-        if match.ink_present == 1 and match.rim_kept == 1 and match.shift == (0, 0):
+        if match.ink_present == 1 and match.rim_kept == 1 and match.outline_kept == 1 and match.shift == (0, 0):
             how = ""
         else:
             shifted = f", shifted by ({match.shift[0]}, {match.shift[1]}) pixels" if match.shift != (0, 0) else ""
