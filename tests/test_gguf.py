@@ -6,20 +6,26 @@ import os
 import stat
 import struct
 import sys
-import time
 import tracemalloc
 
 import numpy as np
 import pytest
 
-gguf = pytest.importorskip("gguf")  # the reference implementation, a dev dependency only
+from conftest import skip_unless_available
+from mnist_core import atomic
+from mnist_core.atomic import atomic_write, atomic_write_bytes
+from mnist_core.errors import FileFormatError
+from mnist_core.formats.gguf_constants import GGMLType, GGUFValue, GGUFValueType
+from mnist_core.formats.gguf_reader import read_gguf
+from mnist_core.formats.gguf_writer import gguf_bytes, write_gguf
+from test_reader_properties import fuzz_readers
 
-from mnist_core import atomic  # noqa: E402
-from mnist_core.atomic import atomic_write, atomic_write_bytes  # noqa: E402
-from mnist_core.errors import FileFormatError  # noqa: E402
-from mnist_core.formats.gguf_constants import GGMLType, GGUFValue, GGUFValueType  # noqa: E402
-from mnist_core.formats.gguf_reader import read_gguf  # noqa: E402
-from mnist_core.formats.gguf_writer import gguf_bytes, write_gguf  # noqa: E402
+try:
+    import gguf  # the reference implementation, a dev dependency only
+except ImportError:
+    gguf = None
+
+pytestmark = skip_unless_available(None if gguf else "the gguf package is not installed (pip install -e '.[dev]')")
 
 T = GGUFValueType
 
@@ -369,26 +375,26 @@ def good_file():
     return data, {"kv": 24, "infos": len(head) - len(infos), "data": len(head) + (-len(head) % 32)}
 
 
-def assert_rejected_quickly_and_cheaply(tmp_path, data, *fragments):
-    """Reading `data` from model.gguf fails with a one-line FileFormatError naming the file and the problem."""
+def assert_rejected_cheaply(tmp_path, data, *fragments):
+    """Reading `data` from model.gguf fails with a one-line FileFormatError naming the file and the problem, having
+    executed few Python lines (fuzz_readers.line_budget: a loop the file's counts drive is stopped there) and
+    allocated little."""
     path = tmp_path / "model.gguf"
     path.write_bytes(data)
+    counter = fuzz_readers.LineCounter(fuzz_readers.line_budget(data))
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(FileFormatError) as failure:
-            read_gguf(path)
+            counter.run(lambda: read_gguf(path))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    elapsed = time.perf_counter() - start
     message = str(failure.value)
     assert message.startswith(f"{path}: "), message
     assert "\n" not in message
     for fragment in fragments:
         assert fragment in message, message
     assert peak < 2 * 2**20, f"peak allocation {peak} bytes for a {len(data)}-byte file"
-    assert elapsed < 1.0
     return message
 
 
@@ -401,7 +407,7 @@ def test_good_crafted_file_reads():
 
 
 def test_empty_file(tmp_path):
-    assert_rejected_quickly_and_cheaply(tmp_path, b"", "empty file")
+    assert_rejected_cheaply(tmp_path, b"", "empty file")
 
 
 @pytest.mark.parametrize(
@@ -418,138 +424,138 @@ def test_empty_file(tmp_path):
 )
 def test_truncated_file(tmp_path, where, cut, expected):
     data, sections = good_file()
-    message = assert_rejected_quickly_and_cheaply(tmp_path, data[: cut(sections)], expected)
+    message = assert_rejected_cheaply(tmp_path, data[: cut(sections)], expected)
     assert any(words in message for words in ("truncated", "runs past the end of the file", "cannot fit")), where
 
 
 def test_wrong_magic_says_what_was_found(tmp_path):
-    message = assert_rejected_quickly_and_cheaply(tmp_path, b"\x1f\x8b\x08\x00" + bytes(40), "expected magic GGUF")
+    message = assert_rejected_cheaply(tmp_path, b"\x1f\x8b\x08\x00" + bytes(40), "expected magic GGUF")
     assert r"found b'\x1f\x8b\x08\x00' (gzip?)" in message
 
 
 def test_idx_file_given_as_model_is_recognised(tmp_path):
-    assert_rejected_quickly_and_cheaply(tmp_path, struct.pack(">IIII", 0x803, 1, 28, 28), "(an MNIST IDX file?)")
+    assert_rejected_cheaply(tmp_path, struct.pack(">IIII", 0x803, 1, 28, 28), "(an MNIST IDX file?)")
 
 
 @pytest.mark.parametrize("version", [0, 1, 4, 2**31])
 def test_unsupported_version(tmp_path, version):
-    assert_rejected_quickly_and_cheaply(tmp_path, header(0, 0, version=version), f"unsupported GGUF version {version}")
+    assert_rejected_cheaply(tmp_path, header(0, 0, version=version), f"unsupported GGUF version {version}")
 
 
 def test_big_endian_file_is_named_as_such(tmp_path):
     data = b"GGUF" + struct.pack(">IQQ", 3, 0, 0)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "big-endian")
+    assert_rejected_cheaply(tmp_path, data, "big-endian")
 
 
 def test_absurd_tensor_count(tmp_path):
     data = header(2**60, 0) + bytes(1210)
-    assert_rejected_quickly_and_cheaply(
+    assert_rejected_cheaply(
         tmp_path, data, "tensor count 1152921504606846976 cannot fit in a file of 1234 bytes")
 
 
 def test_absurd_kv_count(tmp_path):
-    assert_rejected_quickly_and_cheaply(tmp_path, header(0, 2**63) + bytes(100), f"kv count {2**63} cannot fit")
+    assert_rejected_cheaply(tmp_path, header(0, 2**63) + bytes(100), f"kv count {2**63} cannot fit")
 
 
 def test_absurd_string_length(tmp_path):
     data = header(0, 1) + struct.pack("<Q", 2**40) + b"general.architecture" + bytes(50)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, f"string length {2**40} of key #0 cannot fit")
+    assert_rejected_cheaply(tmp_path, data, f"string length {2**40} of key #0 cannot fit")
 
 
 def test_absurd_string_length_in_a_value(tmp_path):
     data = header(0, 1) + gguf_string("general.name") + struct.pack("<IQ", T.STRING, 2**62) + bytes(50)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, f"string length {2**62} of the value of key 'general.name'")
+    assert_rejected_cheaply(tmp_path, data, f"string length {2**62} of the value of key 'general.name'")
 
 
 @pytest.mark.parametrize("element_type", [T.UINT8, T.FLOAT64, T.STRING])
 def test_absurd_array_length(tmp_path, element_type):
     data = header(0, 1) + kv("test.big", T.ARRAY, struct.pack("<IQ", element_type, 2**50)) + bytes(64)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, f"array length {2**50} of key 'test.big' cannot fit")
+    assert_rejected_cheaply(tmp_path, data, f"array length {2**50} of key 'test.big' cannot fit")
 
 
 def test_absurd_n_dims(tmp_path):
     data = header(1, 0) + gguf_string("fc1.weight") + struct.pack("<I", 2**31) + bytes(64)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "tensor 'fc1.weight' has 2147483648 dimensions", "at most 4")
+    assert_rejected_cheaply(tmp_path, data, "tensor 'fc1.weight' has 2147483648 dimensions", "at most 4")
 
 
 def test_absurd_dimensions(tmp_path):
     data = with_data(header(1, 0) + tensor_info("fc1.weight", [2**40, 2**40]), bytes(64))
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "tensor 'fc1.weight'", "needs", "more than the file's")
+    assert_rejected_cheaply(tmp_path, data, "tensor 'fc1.weight'", "needs", "more than the file's")
 
 
 def test_a_huge_dimension_beside_a_zero_one(tmp_path):
     """The product of ne is 0, so the size check passes; found by tools/fuzz_readers.py (NumPy refused the shape)."""
     data = with_data(header(1, 0) + tensor_info("fc1.weight", [2**61, 0]), b"")
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "tensor 'fc1.weight' has a dimension larger than the file's")
+    assert_rejected_cheaply(tmp_path, data, "tensor 'fc1.weight' has a dimension larger than the file's")
 
 
 def test_negative_dimension(tmp_path):
     data = with_data(header(1, 0) + tensor_info("fc1.weight", [4, -1]), bytes(64))
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "tensor 'fc1.weight' has a negative dimension")
+    assert_rejected_cheaply(tmp_path, data, "tensor 'fc1.weight' has a negative dimension")
 
 
 def test_tensor_offset_beyond_the_file(tmp_path):
     data = with_data(header(1, 0) + tensor_info("fc1.bias", [4], offset=2**40), GOOD_DATA)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "tensor 'fc1.bias' data", "runs past the end of the file")
+    assert_rejected_cheaply(tmp_path, data, "tensor 'fc1.bias' data", "runs past the end of the file")
 
 
 def test_misaligned_tensor_offset(tmp_path):
     data = with_data(header(1, 0) + tensor_info("fc1.bias", [4], offset=4), GOOD_DATA + bytes(32))
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "offset 4 is not a multiple of the alignment 32")
+    assert_rejected_cheaply(tmp_path, data, "offset 4 is not a multiple of the alignment 32")
 
 
 def test_overlapping_tensors(tmp_path):
     infos = tensor_info("a", [8], offset=0) + tensor_info("b", [4], offset=0)
     data = with_data(header(2, 0) + infos, bytes(64))
-    message = assert_rejected_quickly_and_cheaply(tmp_path, data, "overlap in the data section")
+    message = assert_rejected_cheaply(tmp_path, data, "overlap in the data section")
     assert "'a'" in message and "'b'" in message
 
 
 def test_unknown_value_type(tmp_path):
     data = header(0, 1) + kv("test.odd", 13, bytes(8))
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "key 'test.odd' has unknown value type 13")
+    assert_rejected_cheaply(tmp_path, data, "key 'test.odd' has unknown value type 13")
 
 
 def test_array_of_arrays(tmp_path):
     data = header(0, 1) + kv("test.nested", T.ARRAY, struct.pack("<IQ", T.ARRAY, 1)) + bytes(32)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "key 'test.nested' is an array of arrays")
+    assert_rejected_cheaply(tmp_path, data, "key 'test.nested' is an array of arrays")
 
 
 def test_unsupported_tensor_type_is_named(tmp_path):
     data = with_data(header(1, 0) + tensor_info("fc1.weight", [32], type_id=2), bytes(18))
-    assert_rejected_quickly_and_cheaply(
+    assert_rejected_cheaply(
         tmp_path, data, "tensor fc1.weight has type Q4_0; only F32 and F16 are supported")
 
 
 def test_unknown_tensor_type(tmp_path):
     data = with_data(header(1, 0) + tensor_info("fc1.weight", [4], type_id=99), GOOD_DATA)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "tensor fc1.weight has unknown type 99")
+    assert_rejected_cheaply(tmp_path, data, "tensor fc1.weight has unknown type 99")
 
 
 def test_duplicate_key(tmp_path):
-    assert_rejected_quickly_and_cheaply(
+    assert_rejected_cheaply(
         tmp_path, header(0, 2) + ARCH_KV + ARCH_KV, "duplicate key 'general.architecture'")
 
 
 def test_duplicate_tensor_name(tmp_path):
     infos = tensor_info("a", [4], offset=0) + tensor_info("a", [4], offset=32)
     data = with_data(header(2, 0) + infos, GOOD_DATA + bytes(16) + GOOD_DATA)
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "duplicate tensor name 'a'")
+    assert_rejected_cheaply(tmp_path, data, "duplicate tensor name 'a'")
 
 
 def test_invalid_utf8(tmp_path):
     data = header(0, 1) + gguf_string(b"general.\xff") + struct.pack("<I", T.UINT8) + b"\x01"
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "key #0 is not valid UTF-8")
+    assert_rejected_cheaply(tmp_path, data, "key #0 is not valid UTF-8")
 
 
 def test_invalid_alignment_value(tmp_path):
     data = header(0, 1) + kv("general.alignment", T.UINT32, struct.pack("<I", 48))
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "general.alignment is 48; it must be a power of 2")
+    assert_rejected_cheaply(tmp_path, data, "general.alignment is 48; it must be a power of 2")
 
 
 def test_alignment_of_the_wrong_type(tmp_path):
     data = header(0, 1) + kv("general.alignment", T.INT32, struct.pack("<i", 64))
-    assert_rejected_quickly_and_cheaply(tmp_path, data, "general.alignment must be a UINT32, found INT32")
+    assert_rejected_cheaply(tmp_path, data, "general.alignment must be a UINT32, found INT32")
 
 
 def test_missing_file_raises_file_not_found(tmp_path):

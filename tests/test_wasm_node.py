@@ -1,7 +1,7 @@
 """mnist_core inside Pyodide (under Node, from the files the site serves) predicts exactly as it does natively.
 
 Also checks what build_wasm.py promises: a lock in which mnist_core is loadable, pinned checksums
-enforced, and a second run that is offline and quick.
+enforced, and a second run that needs no network (bench/bench_build.py times it).
 """
 
 import hashlib
@@ -10,12 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 
 import numpy as np
 import pytest
 
+from conftest import skip_unless_available
 from mnist_core import strokes
 from mnist_core.browser import App
 from mnist_core.models import load_model
@@ -25,12 +25,13 @@ from web_support import (
     BUILD_SCRIPT,
     REPO,
     build_wasm_module,
+    node_missing_reason,
     run_in_pyodide,
     site_model_path,
     site_test_set,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, skip_unless_available(node_missing_reason())]
 
 N_BATCH = 1000        # test images compared through model.predict_proba
 N_SINGLE = 50         # ... and one at a time through App.sample, as the page does
@@ -191,14 +192,55 @@ def _members(path):
         return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
-def test_second_build_is_offline_and_quick(site):
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--offline", *_models_args()],
-                            cwd=REPO, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    assert result.returncode == 0, result.stderr
-    assert "fetched" not in result.stdout and "(cached)" in result.stdout
-    assert elapsed < 15, f"a cached build took {elapsed:.1f} s"
+# build_wasm.py run as it is (no --offline), watched from inside: an audit hook records every socket it
+# tries to open and every program it starts, and refuses the sockets; the programs it would start (npm,
+# pip, node) would find no network either (a proxy on a closed port, pip without an index, npm offline).
+WATCHED_BUILD = """
+import json, runpy, sys
+seen, record = [], sys.argv.pop(1)
+sys.argv[0] = sys.argv.pop(1)  # build_wasm.py, and its arguments after it
+def watch(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "subprocess.Popen", "os.system",
+                 "os.posix_spawn", "os.exec"):
+        seen.append(f"{event} {args[0] if event != 'socket.connect' else args[1]}"[:300])
+        if event.startswith("socket"):
+            raise ConnectionRefusedError(f"no network in this test ({event})")
+sys.addaudithook(watch)
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    with open(record, "w") as file:
+        json.dump(seen, file)
+"""
+NO_NETWORK = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+              "HTTPS_PROXY": "http://127.0.0.1:9", "PIP_NO_INDEX": "1", "npm_config_offline": "true"}
+
+
+def watched_build(tmp_path, *args):
+    """Run build_wasm.py ARGS watched; returns (the completed process, what it tried: ["EVENT what", ...])."""
+    record = tmp_path / "seen.json"
+    result = subprocess.run([sys.executable, "-c", WATCHED_BUILD, str(record), str(BUILD_SCRIPT), *args], cwd=REPO,
+                            capture_output=True, text=True, env={**os.environ, **NO_NETWORK}, timeout=600)
+    return result, json.loads(record.read_text())
+
+
+def test_a_second_build_fetches_nothing_and_tries_no_network(site, tmp_path):
+    result, seen = watched_build(tmp_path, *_models_args())
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert seen == [], "the second build tried the network or started a program"
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.startswith(("fetched", "cdn:", "npm:", "pip:", "node:", "gzip:"))]
+    assert "(cached)" in lines[-1]
+
+
+def test_the_watch_sees_a_build_that_needs_the_network(site, tmp_path):
+    """The same watch on a build with an empty cache: it tries the CDN, then the registries (npm, pip), and fails."""
+    result, seen = watched_build(tmp_path, "--cache", str(tmp_path / "empty"), "--out", str(tmp_path / "web"),
+                                 *_models_args())
+    assert result.returncode == 1 and result.stderr.startswith("error: ")
+    assert any(event.startswith("socket.") for event in seen), seen
+    assert any(event.startswith("subprocess.Popen") and event.endswith("/npm") for event in seen), seen
+    assert "cdn: https://cdn.jsdelivr.net/" in result.stdout
 
 
 def test_build_refuses_a_cached_file_whose_checksum_differs(site, tmp_path):

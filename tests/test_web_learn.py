@@ -1,5 +1,6 @@
 """The page learns, in Debian's Chromium driven by Playwright: corrections through #correct, training with charts,
-#save-model, and what a reload keeps.
+#save-model, and what a reload keeps and what forgetting takes away: each is checked by the weights of the models
+(their GGUF bytes, from the page's worker, against the file saved or shipped) and by what IndexedDB holds.
 
 Drawings are one person's handwriting (tests/handwriting.py) drawn with the mouse. The digit the
 page misreads is picked at run time with native mnist_core on the site's own model, so the tests
@@ -24,7 +25,16 @@ from mnist_core.browser import App
 from mnist_core.formats.gguf_constants import KEY_CORRECTIONS, KEY_TRAINING_COMMAND
 from mnist_core.models import load_model
 from test_web_page import PageSession, canvas_rgba, last_result, select_model
-from web_support import ARTIFACTS_DIR, chromium_missing_reason, draw_strokes, site_model_path
+from web_support import (
+    ARTIFACTS_DIR,
+    chromium_missing_reason,
+    draw_strokes,
+    kept_in_browser,
+    page_model_file,
+    site_model_path,
+    site_test_set,
+    weights_differing,
+)
 
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
@@ -158,22 +168,31 @@ def test_twenty_corrections_keep_the_in_page_evaluation_within_0_3_points_and_a_
     assert cli_accuracy(saved, site) == after
 
     page.wait_for_function("document.querySelector('#learned').dataset.kept === '20'")  # in IndexedDB
+    assert kept_in_browser(page) == {"corrections": 20, "learned": [arch], "trained": []}
     page.reload()
     wait_ready_to_learn(page)
     assert page.get_attribute("#learned", "data-count") == "20"
+    # The fine-tuned model came back with the weights it was saved with, and predicts as that file does.
+    assert weights_differing(page_model_file(page, arch), saved) == []
     if page.get_attribute("#app", "data-model") != arch:
         select_model(page, arch)
-    # The fine-tuned model came back: the page predicts as the file saved before the reload does.
     draw_strokes(page, STYLES[0])
     assert_predicts_as(page, saved)
 
     page.click("#reset-learning")
     page.wait_for_function("document.querySelector('#learned').dataset.count === '0'")
+    shipped = site_model_path(arch, site)
+    assert weights_differing(page_model_file(page, arch), shipped) == []
+    assert kept_in_browser(page) == {"corrections": 0, "learned": [], "trained": []}
     draw_strokes(page, STYLES[0])
-    assert_predicts_as(page, site_model_path(arch, site))  # the shipped model again
+    assert_predicts_as(page, shipped)
+    # A reload brings back none of it: no correction, the shipped weights.
     page.reload()
     wait_ready_to_learn(page)
     assert page.get_attribute("#learned", "data-count") == "0"
+    assert page.get_attribute("#app", "data-restored") == "0"
+    assert weights_differing(page_model_file(page, arch), shipped) == []
+    assert kept_in_browser(page) == {"corrections": 0, "learned": [], "trained": []}
     assert session.errors == []
 
 
@@ -183,6 +202,45 @@ def assert_predicts_as(page, model_path):
     app.load_shipped_model(load_model(model_path).arch, Path(model_path).read_bytes())
     expected = app.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)["probabilities"]
     np.testing.assert_allclose(last_result(page)["probabilities"], expected, atol=1e-4)
+
+
+REFUSED_CORRECTION = """async ([pixels, label]) => {
+    try {
+        await window.mnistCore.call('correct', {image28_bytes: new Uint8Array(pixels), label});
+        return null;
+    } catch (error) {
+        return error.message;
+    }
+}"""
+
+
+def correct_buttons_enabled(page):
+    return page.eval_on_selector_all("#correct button", "buttons => buttons.map(b => !b.disabled)")
+
+
+def test_correct_is_not_offered_for_a_test_image_nor_a_drawing_over_one_and_the_worker_refuses_them(session, site):
+    page = session.page
+    draw_strokes(page, STYLES[7])
+    assert correct_buttons_enabled(page) == [True] * 10
+    count = int(page.get_attribute("#prediction", "data-count"))
+    page.click("#random")
+    page.wait_for_function("n => Number(document.querySelector('#prediction').dataset.count) > n", arg=count)
+    assert correct_buttons_enabled(page) == [False] * 10
+    assert "never trained on" in page.get_attribute("#correct", "title")
+    draw_strokes(page, [[(60, 180), (300, 190)]], clear=False)  # a stroke over the test image
+    assert page.get_attribute("#sample", "data-index") is None
+    assert correct_buttons_enabled(page) == [False] * 10
+    draw_strokes(page, STYLES[7])  # cleared: a drawing of one's own again
+    assert correct_buttons_enabled(page) == [True] * 10
+
+    # Asked directly, the worker refuses a test image with one pixel a grey level off (test_image_guard.py).
+    images, labels = site_test_set(site)
+    image = images[7].copy()
+    image[0, 0] = 1
+    error = page.evaluate(REFUSED_CORRECTION, [image.reshape(-1).tolist(), int(labels[7])])
+    assert error is not None and "MNIST test image 7" in error and "never trained on" in error
+    assert page.get_attribute("#learned", "data-count") == "0"
+    assert session.errors == []
 
 
 def training_status(page):
@@ -228,14 +286,28 @@ def test_training_from_scratch_moves_the_charts_pauses_resumes_and_saves_a_file_
         "--batch-size 100 --lr 0.002 --limit 3000")
     assert cli_accuracy(saved, site) == in_page
 
+    page.wait_for_function("document.querySelector('#train-status').dataset.kept === 'true'")  # in IndexedDB
+    trained = "mnist-fc trained in page"
+    assert kept_in_browser(page) == {"corrections": 0, "learned": [], "trained": [trained]}
     page.reload()
     wait_ready_to_learn(page)
-    names = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
-    assert "mnist-fc trained in page" in names
+    assert trained in model_names(page)
+    assert weights_differing(page_model_file(page, trained), saved) == []  # the weights it was saved with
     page.click("#forget-all")
     page.wait_for_function("![...document.querySelectorAll('#model option')].some(o => o.value.includes('trained'))")
     assert page.get_attribute("#app", "data-model") == "mnist-fc"
+    assert kept_in_browser(page) == {"corrections": 0, "learned": [], "trained": []}
+    # A reload brings back nothing of what was forgotten.
+    page.reload()
+    wait_ready_to_learn(page)
+    assert trained not in model_names(page)
+    assert kept_in_browser(page) == {"corrections": 0, "learned": [], "trained": []}
+    assert weights_differing(page_model_file(page, "mnist-fc"), site_model_path("mnist-fc", site)) == []
     assert session.errors == []
+
+
+def model_names(page):
+    return page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
 
 
 MISSING_BUILD_TOOLS = [tool for tool in ("cmake", "g++") if shutil.which(tool) is None]

@@ -53,17 +53,24 @@ STROKE_ONE, STROKE_SEVEN = STROKES[1], STROKES[7]
 
 
 class PageSession:
-    """A page on the site, with every request it made recorded."""
+    """A page on the site, with every request made in its browser context recorded: the page's, its Web
+    Worker's and its service worker's (`service_worker_requests` holds the last ones again)."""
 
     def __init__(self, browser, origin, **context_options):
         self.origin = origin
         self.context = browser.new_context(accept_downloads=True, **context_options)
-        self.page = self.context.new_page()
         self.requests = []
+        self.service_worker_requests = []
         self.errors = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.context.on("request", self._record)
+        self.page = self.context.new_page()
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.goto(f"{origin}/index.html")
+
+    def _record(self, request):
+        self.requests.append(request.url)
+        if request.service_worker is not None:
+            self.service_worker_requests.append(request.url)
 
     def foreign_requests(self):
         """Requests whose URL is not on the page's origin (blob: URLs of our own origin count as ours)."""
@@ -280,15 +287,38 @@ def test_touch_drawing_predicts_and_never_scrolls_the_page(browser, origin, nati
         session.close()
 
 
-def test_keyboard_alone_reaches_the_buttons_and_gets_a_prediction(page):
+# Every control Tab can reach, in document order (what Tab must follow: no tabindex reorders it), named by id
+# (a #correct digit button as "correct 3"), and the one focused now.
+TABBABLE = """() => [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
+    .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length > 0
+                    && getComputedStyle(el).visibility !== 'hidden')
+    .map((el) => el.id || `${el.parentElement.id} ${el.dataset.digit ?? el.textContent.trim()}`)"""
+FOCUSED = """() => { const el = document.activeElement;
+                   return el.id || `${el.parentElement.id} ${el.dataset.digit ?? el.textContent.trim()}`; }"""
+# The page's main controls, in the order a keyboard user meets them: drawing, model and file, teaching,
+# evaluation, training.
+CONTROLS_IN_ORDER = ["clear", "random", "download", "model", "centre", "model-file", "forget-all", "evaluate",
+                     "train-arch", "train-epochs", "train-images", "train", "save-model"]
+
+
+def test_keyboard_alone_reaches_every_control_in_reading_order_and_gets_a_prediction(page):
+    expected = page.evaluate(TABBABLE)
+    assert [name for name in expected if name in CONTROLS_IN_ORDER] == CONTROLS_IN_ORDER
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.focus("body")
-    focused = []
-    for _ in range(40):  # round every control of the page and back to the first
+    for _ in range(len(expected) + 2):  # Tab on from wherever the last click left the starting point, round to the top
         page.keyboard.press("Tab")
-        focused.append(page.evaluate("document.activeElement.id"))
-    assert [id for id in ("clear", "random", "download", "model", "centre") if id in focused] == \
-        ["clear", "random", "download", "model", "centre"]
+        if page.evaluate(FOCUSED) == expected[0]:
+            break
+    forward = [page.evaluate(FOCUSED)]
+    for _ in expected[1:]:
+        page.keyboard.press("Tab")
+        forward.append(page.evaluate(FOCUSED))
+    assert forward == expected  # each control once, in document order
+    backward = []
+    for _ in expected[:-1]:
+        page.keyboard.press("Shift+Tab")
+        backward.append(page.evaluate(FOCUSED))
+    assert backward == expected[-2::-1]
     page.focus("#random")
     before = prediction_count(page)
     page.keyboard.press("Enter")
@@ -347,7 +377,9 @@ def test_clear_empties_the_canvas_and_the_prediction(page):
     assert set(canvas_rgba(page)) == {255}
 
 
-def test_no_request_leaves_the_page_s_origin(browser, origin):
+def test_no_request_leaves_the_page_s_origin_whatever_the_page_does(browser, origin, site, tmp_path):
+    """Load, Random, drawing, another model, Download, evaluation, a model file opened, training, and the
+    service worker caching the site: every request of the page, its worker and its service worker is its own."""
     session = PageSession(browser, origin)
     try:
         page = session.page
@@ -357,11 +389,30 @@ def test_no_request_leaves_the_page_s_origin(browser, origin):
         select_model(page, "mnist-cnn")
         with page.expect_download():
             page.click("#download")
-        page.wait_for_timeout(300)
-        assert session.requests, "no requests were recorded"
+        page.click("#evaluate")
+        page.wait_for_selector('#eval-result[data-model="mnist-cnn"][data-accuracy]', state="attached",
+                               timeout=300_000)
+        opened = int(page.get_attribute("#app", "data-files-opened") or 0)
+        model_file = tmp_path / "opened-fc.gguf"
+        model_file.write_bytes(site_model_path("mnist-fc", site).read_bytes())
+        page.set_input_files("#model-file", str(model_file))
+        page.wait_for_selector(f'#app[data-files-opened="{opened + 1}"]', state="attached", timeout=60_000)
+        page.select_option("#train-arch", "mnist-fc")
+        page.fill("#train-epochs", "1")
+        page.select_option("#train-images", "3000")
+        page.click("#train")
+        page.wait_for_function("Number(document.querySelector('#train-status').dataset.step || 0) >= 2",
+                               timeout=300_000)
+        page.click("#train-stop")
+        page.wait_for_function("document.querySelector('#train-status').dataset.state === 'stopped'", timeout=60_000)
+        page.wait_for_selector('#app[data-offline="ready"]', state="attached", timeout=120_000)
         assert session.foreign_requests() == []
-        assert any(url.endswith("/pyodide/pyodide.asm.wasm") for url in session.requests)
-        assert any(url.endswith("/models/mnist-cnn-f32.gguf") for url in session.requests)
+        # What was recorded covers each of them: the runtime, both models, the training set, the service worker.
+        for path in ("/pyodide/pyodide.asm.wasm", "/models/mnist-cnn-f32.gguf", "/data/train-images-idx3-ubyte.gz",
+                     "/data/replay-images-idx3-ubyte"):
+            assert any(url.endswith(path) for url in session.requests), path
+        assert any(url.endswith("/sw-build.js") for url in session.service_worker_requests)
+        assert len(session.service_worker_requests) > 20  # it fetched the whole build to cache it
         assert session.errors == []
     finally:
         session.close()

@@ -4,6 +4,7 @@ The site is built by build_wasm.py (quick once its cache is warm). $MNIST_CORE_W
 the build at another models directory (e.g. freshly initialised models, before trained ones exist).
 """
 
+import base64
 import contextlib
 import functools
 import http.server
@@ -16,6 +17,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 WEB_DIR = REPO / "web"
@@ -64,6 +67,11 @@ def site_test_set(site=WEB_DIR):
     from mnist_core.formats.idx import read_idx_pair
 
     return read_idx_pair(site / "data" / "t10k-images-idx3-ubyte", site / "data" / "t10k-labels-idx1-ubyte")
+
+
+def node_missing_reason():
+    """Why Pyodide cannot be run under Node here (or the site's Python precompiled), or None when it can."""
+    return None if shutil.which("node") else "node is not installed: apt-get install nodejs (Node 18+ runs Pyodide)"
 
 
 def run_in_pyodide(site, script, out_dir, timeout=600):
@@ -176,15 +184,16 @@ def wait_until_ready(page, timeout_ms=60_000):
         raise AssertionError(f"the page failed to load: {page.text_content('#status')}")
 
 
-def draw_strokes(page, strokes):
-    """Draw a drawing with the mouse, as a hand would: each stroke a list of (x, y) canvas points. Returns the
-    digit of the final prediction of the whole drawing.
+def draw_strokes(page, strokes, clear=True):
+    """Draw a drawing with the mouse, as a hand would: each stroke a list of (x, y) canvas points, on a cleared
+    canvas (or, clear=False, over what it holds). Returns the digit of the final prediction of the whole drawing.
 
     Each stroke's final prediction is waited for before the next stroke starts: one still on its way
     when the next stroke began would otherwise be taken for the drawing's (a slashed 0 read before
     its slash is drawn, as a plain 0).
     """
-    page.click("#clear")
+    if clear:
+        page.click("#clear")
     page.evaluate("document.querySelector('#canvas').scrollIntoView({block: 'center'})")  # all of it on screen
     box = page.locator("#canvas").bounding_box()
     scale = box["width"] / page.eval_on_selector("#canvas", "canvas => canvas.width")
@@ -199,3 +208,39 @@ def draw_strokes(page, strokes):
                                          return Number(p.dataset.count || 0) > n && p.dataset.state === 'final'; }""",
                                arg=count)
     return int(page.get_attribute("#prediction", "data-digit"))
+
+
+# What the page keeps and which weights its models have, asked of the page as the page itself would ask.
+MODEL_FILE = """async (name) => {
+    const bytes = (await window.mnistCore.call('model_file', {name})).bytes;
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(text);
+}"""
+KEPT_IN_BROWSER = """async () => {
+    const storage = await import('./storage.js');  // the page's own module (one instance per URL)
+    const kept = await storage.keptState();
+    return {corrections: kept.labels.length, learned: kept.learned.map((m) => m.name),
+            trained: kept.trained.map((m) => m.name)};
+}"""
+
+
+def page_model_file(page, name=None):
+    """The GGUF bytes of a model in the page's list (the selected one when `name` is None), from its worker."""
+    return base64.b64decode(page.evaluate(MODEL_FILE, name))
+
+
+def kept_in_browser(page):
+    """What the page's IndexedDB holds: {"corrections": how many, "learned": [names], "trained": [names]}."""
+    return page.evaluate(KEPT_IN_BROWSER)
+
+
+def weights_differing(model_file, expected):
+    """Names of the tensors whose values differ between two model files (GGUF bytes or paths); [] when equal."""
+    from mnist_core.models import load_model
+
+    ours, theirs = (load_model(Path(f).read_bytes() if isinstance(f, (str, Path)) else f).params
+                    for f in (model_file, expected))
+    if ours.keys() != theirs.keys():
+        return sorted(ours.keys() ^ theirs.keys())
+    return [name for name in ours if not np.array_equal(ours[name], theirs[name])]

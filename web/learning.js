@@ -33,11 +33,20 @@ for (let digit = 0; digit < 10; digit++) {
   digitButtons.push(button);
 }
 
-// A drawing with a prediction can be corrected; a test image cannot (the test set is never trained on).
+// A drawing with a prediction can be corrected; a test image cannot (the test set is never trained on), nor
+// a drawing over one: the canvas a test image was painted on (state.generation counts the canvas's wipes)
+// is not offered until it is cleared. (The worker refuses test images too: test_image_guard.py.)
+let testImageCanvas = null;
+new MutationObserver(() => {
+  if (state.sample) testImageCanvas = state.generation;
+}).observe($("sample"), { attributes: true, attributeFilter: ["data-index"] });
+
 function updateButtons() {
-  const drawing = enabled && !busy && state.inked && !state.sample && $("prediction").dataset.digit !== "";
+  const testImage = state.sample !== null || testImageCanvas === state.generation;
+  const drawing = enabled && !busy && state.inked && !testImage && $("prediction").dataset.digit !== "";
   digitButtons.forEach((button) => { button.disabled = !drawing; });
-  group.title = state.sample ? "Test images are never trained on: draw a digit to teach the model." : "";
+  group.title = testImage ? "Test images are never trained on: clear the canvas and draw a digit to teach the model."
+    : "";
 }
 new MutationObserver(updateButtons).observe($("prediction"), { attributes: true, attributeFilter: ["data-count"] });
 
@@ -143,6 +152,11 @@ export async function enableLearning() {
     .forEach((model) => addModelOption(model, `${model.arch}, fine-tuned here`));
   showCount(result.count);
   root.dataset.restored = String(result.count);
+  if (result.refused.length) {  // stored corrections that are test images (kept by an older page): left out
+    result.refused.forEach((why) => console.warn(why));
+    $("status").textContent = `${result.refused.length} stored correction${result.refused.length === 1 ? " was" : "s were"}` +
+      ` left out: ${result.refused[0]}`;
+  }
   updateButtons();
   if (result.restored.some((model) => model.name === state.model)) await repredict();
   return trained;

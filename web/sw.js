@@ -28,8 +28,14 @@ async function cacheFile(cache, path, sha256) {
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
+    const existed = await caches.has(CACHE); // (the same build again, under a changed sw.js)
     const cache = await caches.open(CACHE);
-    await Promise.all(Object.entries(self.SITE_BUILD.files).map(([path, sha256]) => cacheFile(cache, path, sha256)));
+    try {
+      await Promise.all(Object.entries(self.SITE_BUILD.files).map(([path, sha256]) => cacheFile(cache, path, sha256)));
+    } catch (error) {
+      if (!existed) await caches.delete(CACHE); // a refused build leaves none of its files behind
+      throw error;
+    }
     await self.skipWaiting(); // a reload then gets the new build, not the one the open page started with
   })());
 });

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..formats.idx import read_idx_pair
 from .convert import to_bytes
+from .test_image_guard import TestImageGuard
 
 TEST_NAMES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # as the site serves them
 
@@ -17,6 +18,7 @@ class TestSet:
     def __init__(self, seed=None):
         self.images = self.labels = None
         self.rng = np.random.default_rng(seed)
+        self._guard = None   # TestImageGuard of the loaded images, made when a correction is first checked
 
     @property
     def loaded(self):
@@ -26,6 +28,7 @@ class TestSet:
         """Read the test images and labels from IDX bytes (raw or gzipped); returns how many."""
         self.images, self.labels = read_idx_pair(to_bytes(images_bytes), to_bytes(labels_bytes),
                                                  images_name=TEST_NAMES[0], labels_name=TEST_NAMES[1])
+        self._guard = None
         return int(self.labels.size)
 
     def _require(self):
@@ -47,10 +50,10 @@ class TestSet:
         return self.images[index], int(self.labels[index])
 
     def refusal(self, image):
-        """None, or why `image` (28, 28) uint8 may not be trained on: it is one of the test images."""
+        """None, or why `image` (28, 28) uint8 may not be trained on: it is one of the test images, or nearly
+        (test_image_guard.py says what "nearly" means)."""
         if self.images is None:
             return None
-        same = np.flatnonzero((self.images == image).all(axis=(1, 2)))
-        if same.size:
-            return f"that is MNIST test image {int(same[0])}: the test images are never trained on"
-        return None
+        if self._guard is None or self._guard.test_images is not self.images:
+            self._guard = TestImageGuard(self.images)
+        return self._guard.refusal(image)
