@@ -13,8 +13,8 @@ Its key is a sha256 over SNAPSHOT_FORMAT and those (snapshot_key; python-start.j
 computes the same), so any change to any of them makes a new snapshot, and the page, which
 recomputes the key from the files it is served (build.json's sha256), refuses one left from another
 build. The bytes are a function of the inputs and Node's major version (the maker makes entropy and
-clocks deterministic): the snapshot is cached under the build cache by both, and a second build
-only checks it.
+clocks deterministic): the snapshot is cached under the build cache by its key and the Node binary that
+made it, and a second build only checks it.
 
   pyodide/snapshot.bin    the snapshot (web/python-start.js describes its layout)
   pyodide/snapshot.json   {format, key, sha256, bytes, memory, inputs, libraries}: what the page checks first
@@ -59,9 +59,12 @@ def site_packages_files(wheels):
     return files
 
 
-def node_major(node):
-    result = subprocess.run([node, "--version"], capture_output=True, text=True)
-    return result.stdout.strip().lstrip("v").split(".")[0] or "unknown"
+def node_identity(node):
+    """Which Node binary makes the snapshot, told by the file (its resolved path, size and modification time)
+    rather than by running it: a second build starts no program (tests/test_wasm_node.py watches)."""
+    binary = Path(node).resolve()
+    stat = binary.stat()
+    return hashlib.sha256(f"{binary} {stat.st_size} {stat.st_mtime_ns}".encode()).hexdigest()[:12]
 
 
 def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
@@ -81,7 +84,7 @@ def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
     for path in (MAKER, Path(__file__)):
         inputs[path.relative_to(REPO).as_posix()] = sha256_of(path)
     key = snapshot_key(inputs)
-    directory = cache_dir / "snapshot" / f"{key[:16]}-node{node_major(node)}"
+    directory = cache_dir / "snapshot" / f"{key[:16]}-node-{node_identity(node)}"
     snapshot, manifest_path = directory / SNAPSHOT_NAME, directory / MANIFEST_NAME
     if snapshot.is_file() and manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
