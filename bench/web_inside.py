@@ -1,7 +1,8 @@
 """bench_web.py's rows for the "inside the model" view, for each model, on one person's drawing of each digit
 (tests/handwriting.py), each drawn with the mouse on the page's canvas:
 
-  prediction + explanation   App.predict_canvas of the canvas (preparation and forward pass) plus App.explain_image
+  prediction + explanation   App.read_number of the canvas, as the page reads a drawing (the digit found, prepared,
+                             one forward pass), plus App.explain_image
                              of the image it read (forward and backward pass, every layer's activations and the
                              saliency, as float32 bytes): what the view costs the worker with each prediction
   occlusion                  App.occlude_image of the image (one batched forward pass of 170 images)
@@ -32,14 +33,15 @@ TIME_INSIDE = """async ([repeats, occlusions]) => {
     for (let i = 0; i < repeats; i++) {
         const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         const started = performance.now();
-        const predicted = await window.mnistCore.call(
-            'predict_canvas', {pixels, width: canvas.width, height: canvas.height, centre: true}, [pixels.buffer]);
-        const explained = await window.mnistCore.call('explain_image', {image28_bytes: predicted.image28});
+        const strokes = window.mnistCore.strokes().map((points) => Float32Array.from(points));
+        const read = await window.mnistCore.call(
+            'read_number', {pixels, width: canvas.width, height: canvas.height, strokes}, [pixels.buffer]);
+        const explained = await window.mnistCore.call('explain_image', {image28_bytes: read.digits[0].image28});
         times.roundTrip.push(performance.now() - started);
-        times.predict.push(predicted.ms);
+        times.predict.push(read.ms);
         times.explain.push(explained.ms);
-        times.both.push(predicted.ms + explained.ms);
-        image28 = predicted.image28;
+        times.both.push(read.ms + explained.ms);
+        image28 = read.digits[0].image28;
     }
     for (let i = 0; i < occlusions; i++) {
         const started = performance.now();

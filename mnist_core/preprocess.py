@@ -145,8 +145,15 @@ def thicken_to_pen_width(crop):
 
 
 def downscale_canvas(pixels, width, height):
-    """Canvas bytes -> the whole canvas shrunk to 28x28 uint8 (ink = 255): the reference demo's input."""
-    image = resample(canvas_ink(pixels, width, height), IMAGE_SIZE, IMAGE_SIZE)
+    """Canvas bytes -> the whole canvas shrunk to 28x28 uint8 (ink = 255): the reference demo's input. Its canvas
+    is square; of one wider than tall, the square as tall as the canvas around the ink's middle is shrunk."""
+    ink = canvas_ink(pixels, width, height)
+    if width > height:
+        columns = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+        middle = (columns[0] + columns[-1]) // 2 if columns.size else width // 2
+        left = int(np.clip(middle - height // 2, 0, width - height))
+        ink = ink[:, left:left + height]
+    image = resample(ink, IMAGE_SIZE, IMAGE_SIZE)
     return np.rint(np.clip(image, 0, 255)).astype(np.uint8)
 
 

@@ -388,7 +388,7 @@ def _stroke_samples(strokes, shape, scale):
     starts, ends, owners = np.concatenate(starts), np.concatenate(ends), np.concatenate(owners)
     lengths = np.hypot(*(ends - starts).T)
     spacing = max(1.0, float(lengths.sum()) / MAX_STROKE_SAMPLES)
-    counts = (np.ceil(lengths / spacing) + 1).astype(np.int64)          # each segment's ends included
+    counts = (np.ceil(lengths / spacing) + 1).astype(np.intp)            # each segment's ends included
     piece = np.repeat(np.arange(len(lengths)), counts)                  # the segment of each sample
     step = np.arange(piece.size) - np.repeat(np.cumsum(counts) - counts, counts)
     points = starts[piece] + (step / np.maximum(counts - 1, 1)[piece])[:, None] * (ends - starts)[piece]

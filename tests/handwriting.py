@@ -1,11 +1,12 @@
 """One person's handwriting, for the tests of learning from corrections: digits in styles MNIST has few of.
 
-Each style is a digit as that person draws it on the page's 364x364 canvas: a list of strokes,
-each a list of (x, y) canvas points. `variant` gives another drawing of the same style (each
-point moved a little, the whole slanted, scaled and shifted a little, as two drawings by one hand
-differ); `canvas_rgba` draws strokes as the page does (black, a round 20-pixel brush, on white),
-so that `App.predict_canvas` sees what the page's worker would. The Playwright tests draw the same
-points with the mouse.
+Each style is a digit as that person draws it in a 364x364 square of the page's canvas (as tall
+as the canvas, at its left): a list of strokes, each a list of (x, y) canvas points. `variant`
+gives another drawing of the same style (each point moved a little, the whole slanted, scaled and
+shifted a little, as two drawings by one hand differ); `canvas_rgba` draws strokes as the page
+does (black, a round 20-pixel brush, on white), so that `App.predict_canvas` sees what the page's
+worker would. The Playwright tests draw the same points with the mouse. STROKES are plain digits
+every model reads, and `written` puts digits side by side as a number.
 """
 
 import numpy as np
@@ -20,6 +21,32 @@ def arc(cx, cy, rx, ry, start=0, stop=360, points=16):
     """Points along an ellipse, clockwise from 12 o'clock (angles in degrees)."""
     angles = np.radians(np.linspace(start, stop, points + 1))
     return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in angles]
+
+
+# Each digit as one plain stroke, in the 364 x 364 square at the canvas's left (canvas pixels), drawn the way
+# a hand would: the digits every model reads (the page's tests, bench/bench_web.py).
+STROKES = {
+    0: arc(182, 182, 90, 140, points=24),
+    1: [(182, 40), (182, 120), (183, 180), (184, 240), (185, 320)],
+    2: arc(182, 120, 80, 70, -80, 120, 10) + [(110, 320), (270, 320)],
+    3: arc(175, 115, 75, 65, -70, 180, 10) + arc(175, 250, 85, 70, 0, 220, 10)[1:],
+    4: [(220, 320), (220, 40), (90, 230), (280, 230)],
+    5: [(260, 50), (120, 50), (110, 160)] + arc(175, 230, 85, 85, -60, 220, 12)[1:],
+    6: [(240, 50), (160, 120)] + arc(185, 240, 80, 80, -120, 240, 16),
+    7: [(100, 60), (180, 60), (270, 60), (230, 160), (195, 240), (170, 320)],
+    8: arc(182, 110, 65, 65, 180, 540, 16) + arc(182, 250, 80, 75, 0, 360, 16),
+    9: arc(182, 120, 75, 75, 90, 450, 16) + [(257, 120), (240, 320)],
+}
+
+
+def written(digits, scale=0.7, left=60, step=200, top=20):
+    """Digits side by side as one number: each a list of strokes in the 364 x 364 square, shrunk to `scale`,
+    the left edges `step` canvas pixels apart from x = `left` -> one list of strokes in canvas pixels."""
+    out = []
+    for i, digit_strokes in enumerate(digits):
+        x0 = min(x for stroke in digit_strokes for x, _ in stroke)
+        out += [[((x - x0) * scale + left + i * step, y * scale + top) for x, y in stroke] for stroke in digit_strokes]
+    return out
 
 
 # One person's way of writing each digit: forms that are legible to a person but rare in MNIST,

@@ -9,6 +9,7 @@ from mnist_core.models import init_model, save_model
 from mnist_core.preprocess import (
     BOX_SIZE,
     CENTRE,
+    INK_THRESHOLD,
     CanvasError,
     canvas_ink,
     centre_digit,
@@ -169,6 +170,19 @@ def test_downscale_canvas_is_the_reference_whole_canvas_shrink():
     digit = mnist_like_digit(1)
     canvas = 255 - np.kron(digit, np.ones((13, 13), dtype=np.uint8))
     np.testing.assert_array_equal(downscale_canvas(canvas, 364, 364), digit)
+
+
+@pytest.mark.parametrize("left", [0, 300, 728])
+def test_downscale_canvas_of_a_wide_canvas_shrinks_the_square_the_digit_was_drawn_in(left):
+    """The page's canvas is three times as wide as tall: the reference's square is the one around the ink."""
+    digit = mnist_like_digit(1)
+    canvas = np.full((364, 1092), 255, dtype=np.uint8)
+    canvas[:, left:left + 364] = 255 - np.kron(digit, np.ones((13, 13), dtype=np.uint8))
+    image = downscale_canvas(canvas, 1092, 364)
+    assert abs(int(image.sum()) - int(digit.sum())) < 0.02 * digit.sum()   # all of the ink
+    inked, drawn = image > INK_THRESHOLD, digit > INK_THRESHOLD
+    for axis in (0, 1):                                                  # neither squeezed nor cut
+        assert abs(int(inked.any(axis=axis).sum()) - int(drawn.any(axis=axis).sum())) <= 1
 
 
 def test_resample_area_average_keeps_the_mean_and_matches_the_overlap_matrix():

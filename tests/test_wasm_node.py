@@ -15,6 +15,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import numbers_support
 from conftest import skip_unless_available
 from mnist_core import strokes
 from mnist_core.browser import App
@@ -54,6 +55,15 @@ for arch in {ARCHS!r}:
     results = [app.predict_canvas(c.tobytes(), c.shape[1], c.shape[0]) for c in canvases]
     np.save(f"/out/{{arch}}-canvas-images.npy", np.array([np.frombuffer(r["image28"], np.uint8) for r in results]))
     np.save(f"/out/{{arch}}-canvas-probabilities.npy", np.array([r["probabilities"] for r in results]))
+import json
+numbers = np.load("/out/numbers.npz")
+number_strokes = json.load(open("/out/number-strokes.json"))
+for arch in {ARCHS!r}:
+    app.select_model(arch)
+    readings = [app.read_number(canvas.tobytes(), canvas.shape[1], canvas.shape[0], strokes)
+                for canvas, strokes in zip(numbers["canvases"], number_strokes)]
+    json.dump([{{**r, "digits": [{{**d, "image28": list(d["image28"])}} for d in r["digits"]]}} for r in readings],
+              open(f"/out/{{arch}}-numbers.json", "w"))
 from types import SimpleNamespace
 from mnist_core.training.augment import augment_batch
 config = SimpleNamespace(**{AUGMENT_CONFIG!r})
@@ -97,6 +107,9 @@ def pyodide_run(site, tmp_path_factory):
     """Run the comparison script once in Pyodide; the outputs land in a temporary directory."""
     out = tmp_path_factory.mktemp("pyodide-out")
     np.save(out / "canvases.npy", synthetic_canvases())
+    canvases, number_strokes = number_cases(site)
+    np.savez(out / "numbers.npz", canvases=canvases)
+    (out / "number-strokes.json").write_text(json.dumps(number_strokes))
     info = run_in_pyodide(site, PYODIDE_SCRIPT, out)
     return out, info
 
@@ -143,6 +156,56 @@ def test_pyodide_prepares_drawn_canvases_exactly_as_native(pyodide_run, site, ar
     np.testing.assert_array_equal(np.load(out / f"{arch}-canvas-images.npy"), native_images)
     np.testing.assert_allclose(np.load(out / f"{arch}-canvas-probabilities.npy"),
                                [r["probabilities"] for r in native], rtol=0, atol=PROBABILITY_TOLERANCE)
+
+
+def number_cases(site):
+    """White canvases (grayscale, the page's height, wide) holding numbers, and the strokes drawn on each (None for
+    ink alone): test images laid out as the page's Random number does, and digits drawn with the page's brush,
+    some touching, with their strokes and without."""
+    images, labels = site_test_set(site)
+    app = App(seed=3)
+    app.test_set.images, app.test_set.labels = images, labels
+    canvases, cases = [], []
+    for digits in (2, 4, 5):
+        layout = app.random_number(numbers_support.WIDTH, numbers_support.HEIGHT, digits=digits)
+        margin = 28 * layout["scale"]  # an image's frame may reach past the canvas: painted on a larger one, cut
+        canvas = np.full((numbers_support.HEIGHT + 2 * margin, numbers_support.WIDTH + 2 * margin), 255, np.uint8)
+        for digit in layout["digits"]:
+            image = np.frombuffer(digit["image28"], np.uint8).reshape(28, 28)
+            big = np.kron(image, np.ones((layout["scale"], layout["scale"]), np.uint8))
+            y, x = digit["y"] + margin, digit["x"] + margin
+            np.minimum(canvas[y:y + margin, x:x + margin], 255 - big, out=canvas[y:y + margin, x:x + margin])
+        canvases.append(canvas[margin:-margin, margin:-margin])
+        cases.append(None)
+    two = [[(10, 122), (50, 84), (100, 84), (120, 130), (20, 282), (240, 282)]]      # touching the 3
+    three = [[(220, 92), (300, 84), (332, 130), (270, 180), (335, 225), (310, 272), (215, 268)]]
+    seven = [[(420, 82), (550, 82), (470, 282)], [(450, 182), (535, 182)]]
+    for stroke_list in (two + three + seven, seven):
+        ink, drawn_strokes = numbers_support.drawn(numbers_support.shifted(stroke_list, 300))
+        for strokes_given in (drawn_strokes, None):
+            canvases.append(255 - ink)
+            cases.append(None if strokes_given is None else [np.ravel(s).tolist() for s in strokes_given])
+    return np.stack(canvases), cases
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_pyodide_reads_numbers_exactly_as_native(pyodide_run, site, arch):
+    """App.read_number (segmentation, strokes, one batch) in Pyodide: the same digits, boxes, images, probabilities."""
+    out, _ = pyodide_run
+    canvases = np.load(out / "numbers.npz")["canvases"]
+    number_strokes = json.loads((out / "number-strokes.json").read_text())
+    app = App()
+    app.load_shipped_model(arch, site_model_path(arch, site).read_bytes())
+    in_pyodide = json.loads((out / f"{arch}-numbers.json").read_text())
+    assert len(in_pyodide) == len(canvases) == 7
+    for canvas, strokes_given, theirs in zip(canvases, number_strokes, in_pyodide, strict=True):
+        ours = app.read_number(canvas.tobytes(), canvas.shape[1], canvas.shape[0], strokes_given)
+        assert theirs["text"] == ours["text"] and len(ours["text"]) >= 1
+        for mine, other in zip(ours["digits"], theirs["digits"], strict=True):
+            assert other["box"] == mine["box"]
+            assert bytes(other["image28"]) == mine["image28"]
+            np.testing.assert_allclose(other["probabilities"], mine["probabilities"], rtol=0,
+                                       atol=PROBABILITY_TOLERANCE)
 
 
 def test_pyodide_augments_training_digits_exactly_as_native(pyodide_run):

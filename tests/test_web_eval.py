@@ -123,9 +123,10 @@ def test_full_evaluation_of_each_model_equals_the_cli_and_the_page_stays_respons
         page.keyboard.press("Shift")
     page.locator("#canvas").scroll_into_view_if_needed()
     box = page.locator("#canvas").bounding_box()
-    page.mouse.move(box["x"] + 180, box["y"] + 60)
+    scale = box["height"] / 364  # page pixels per canvas pixel: a line through canvas pixel (182, 200)
+    page.mouse.move(box["x"] + 180 * scale, box["y"] + 60 * scale)
     page.mouse.down()
-    page.mouse.move(box["x"] + 182, box["y"] + 300, steps=6)
+    page.mouse.move(box["x"] + 182 * scale, box["y"] + 300 * scale, steps=6)
     page.mouse.up()
     ink_while_running = page.evaluate("""() => {
         const c = document.querySelector('#canvas'), pixels = c.getContext('2d').getImageData(182, 200, 1, 1).data;
@@ -299,7 +300,7 @@ def test_a_new_build_replaces_the_old_cache_instead_of_mixing_with_it(browser, s
             assert cache_names(page) == [f"mnist-core-{first['id']}"]
             # A new build: one file changed.
             index = copy / "index.html"
-            index.write_text(index.read_text().replace("<h1>Draw a digit</h1>", "<h1>Draw a digit (build 2)</h1>"))
+            index.write_text(index.read_text().replace("a number</h1>", "a number (build 2)</h1>"))
             second = write_offline_manifest(copy)
             assert second["id"] != first["id"]
             page.reload()  # the browser checks sw.js and what it imports, finds a new build and installs it
@@ -311,7 +312,7 @@ def test_a_new_build_replaces_the_old_cache_instead_of_mixing_with_it(browser, s
             page.context.set_offline(True)
             page.reload()
             wait_until_ready(page)
-            assert page.text_content("h1") == "Draw a digit (build 2)"
+            assert page.text_content("h1") == "Draw a digit, or a number (build 2)"
             assert page.errors == []
         finally:
             page.context.close()
@@ -346,7 +347,7 @@ def test_a_build_whose_file_differs_from_its_list_is_refused_and_the_previous_bu
             # A new build whose list (sw-build.js) says one thing and whose server serves another: index.html
             # changed after the list was written, as a half-copied deployment or a tampered file would be.
             index = copy / "index.html"
-            index.write_text(index.read_text().replace("<h1>Draw a digit</h1>", "<h1>Draw a digit (build 2)</h1>"))
+            index.write_text(index.read_text().replace("a number</h1>", "a number (build 2)</h1>"))
             second = write_offline_manifest(copy)
             index.write_text(index.read_text().replace("(build 2)", "(not build 2)"))
             assert second["id"] != first["id"]
@@ -356,7 +357,7 @@ def test_a_build_whose_file_differs_from_its_list_is_refused_and_the_previous_bu
             page.context.set_offline(True)
             page.reload()
             wait_until_ready(page)
-            assert page.text_content("h1") == "Draw a digit"
+            assert page.text_content("h1") == "Draw a digit, or a number"
             sample = shown_sample(page, "#random")
             images, _ = site_test_set(copy)
             native = load_model(site_model_path("mnist-fc", copy)).predict_proba(images[sample["index"]:][:1])[0]

@@ -174,7 +174,7 @@ def test_drawing_updates_the_view_with_the_native_explanation_live_and_at_the_en
         new MutationObserver(() => viewStates.push(document.querySelector('#inside').dataset.state))
             .observe(document.querySelector('#inside'), {attributes: true, attributeFilter: ['data-count']}); }""")
     box = page.locator("#canvas").bounding_box()
-    scale = box["width"] / 364
+    scale = box["height"] / 364  # the canvas is 364 pixels tall
     page.mouse.move(box["x"] + 100 * scale, box["y"] + 60 * scale)
     page.mouse.down()
     for x, y in [(180, 60), (270, 60), (230, 160), (195, 240), (170, 320)]:  # a 7, slowly: live predictions

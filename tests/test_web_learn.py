@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import skip_unless_available
-from handwriting import CANVAS_SIZE, STYLES, misread_styles, variant
+from handwriting import STYLES, misread_styles, variant
 from mnist_core.browser import App
 from mnist_core.formats.gguf_constants import KEY_CORRECTIONS, KEY_TRAINING_COMMAND
 from mnist_core.models import load_model
@@ -200,7 +200,7 @@ def assert_predicts_as(page, model_path):
     """The page's last prediction is what native mnist_core with the model file reads in the canvas."""
     app = App()
     app.load_shipped_model(load_model(model_path).arch, Path(model_path).read_bytes())
-    expected = app.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)["probabilities"]
+    expected = app.predict_canvas(*canvas_rgba(page))["probabilities"]
     np.testing.assert_allclose(last_result(page)["probabilities"], expected, atol=1e-4)
 
 
@@ -227,7 +227,7 @@ def test_correct_is_not_offered_for_a_test_image_nor_a_drawing_over_one_and_the_
     page.wait_for_function("n => Number(document.querySelector('#prediction').dataset.count) > n", arg=count)
     assert correct_buttons_enabled(page) == [False] * 10
     assert "never trained on" in page.get_attribute("#correct", "title")
-    draw_strokes(page, [[(60, 180), (300, 190)]], clear=False)  # a stroke over the test image
+    draw_strokes(page, [[(424, 180), (664, 190)]], clear=False)  # a stroke over the test image
     assert page.get_attribute("#sample", "data-index") is None
     assert correct_buttons_enabled(page) == [False] * 10
     draw_strokes(page, STYLES[7])  # cleared: a drawing of one's own again

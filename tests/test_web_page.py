@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import skip_unless_available
+from handwriting import STROKES
 from mnist_core.browser import App
 from mnist_core.models import load_model
 from web_support import (
@@ -22,30 +23,10 @@ from web_support import (
 
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
-CANVAS_SIZE = 364
 TRAINED_ACCURACY = 0.9  # below this on test images, the site's models are placeholders, not trained ones
 
 
 
-def arc(cx, cy, rx, ry, start=0, stop=360, points=24):
-    """Points along an ellipse, clockwise from 12 o'clock (angles in degrees)."""
-    angles = np.radians(np.linspace(start, stop, points + 1))
-    return [(cx + rx * np.sin(a), cy - ry * np.cos(a)) for a in angles]
-
-
-# Each digit as one stroke (canvas pixels, 364 x 364), drawn the way a hand would.
-STROKES = {
-    0: arc(182, 182, 90, 140),
-    1: [(182, 40), (182, 120), (183, 180), (184, 240), (185, 320)],
-    2: arc(182, 120, 80, 70, -80, 120, 10) + [(110, 320), (270, 320)],
-    3: arc(175, 115, 75, 65, -70, 180, 10) + arc(175, 250, 85, 70, 0, 220, 10)[1:],
-    4: [(220, 320), (220, 40), (90, 230), (280, 230)],
-    5: [(260, 50), (120, 50), (110, 160)] + arc(175, 230, 85, 85, -60, 220, 12)[1:],
-    6: [(240, 50), (160, 120)] + arc(185, 240, 80, 80, -120, 240, 16),
-    7: [(100, 60), (180, 60), (270, 60), (230, 160), (195, 240), (170, 320)],
-    8: arc(182, 110, 65, 65, 180, 540, 16) + arc(182, 250, 80, 75, 0, 360, 16),
-    9: arc(182, 120, 75, 75, 90, 450, 16) + [(257, 120), (240, 320)],
-}
 STROKE_ONE, STROKE_SEVEN = STROKES[1], STROKES[7]
 
 
@@ -131,7 +112,7 @@ def wait_for_final_prediction(page, after):
 def draw(page, points, steps=4):
     """Draw one stroke through `points` (canvas pixels) with the mouse."""
     box = page.locator("#canvas").bounding_box()
-    scale = box["width"] / CANVAS_SIZE
+    scale = box["width"] / page.eval_on_selector("#canvas", "canvas => canvas.width")
     to_page = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
     page.mouse.move(*to_page[0])
     page.mouse.down()
@@ -142,15 +123,15 @@ def draw(page, points, steps=4):
 
 
 def canvas_rgba(page):
-    """The drawing canvas's RGBA bytes, as the worker was given them."""
-    encoded = page.evaluate("""() => {
+    """The drawing canvas as the worker was given it: (RGBA bytes, width, height), predict_canvas's arguments."""
+    encoded, width, height = page.evaluate("""() => {
         const c = document.querySelector('#canvas');
         const bytes = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let text = '';
         for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-        return btoa(text);
+        return [btoa(text), c.width, c.height];
     }""")
-    return base64.b64decode(encoded)
+    return base64.b64decode(encoded), width, height
 
 
 def last_result(page):
@@ -235,7 +216,7 @@ def test_a_mouse_stroke_predicts_live_and_at_the_end_as_native_mnist_core_does(p
     assert prediction_count(page) >= before + 2, "expected live predictions during the stroke and one at its end"
     digit = page.get_attribute("#prediction", "data-digit")
     assert digit != ""
-    expected = native.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)
+    expected = native.predict_canvas(*canvas_rgba(page))
     result = last_result(page)
     assert int(digit) == expected["digit"]
     assert bytes(result["image28"]) == expected["image28"]
@@ -280,7 +261,7 @@ def test_touch_drawing_predicts_and_never_scrolls_the_page(browser, origin, nati
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         wait_for_final_prediction(page, before)
         assert page.evaluate("scrollY") == scroll_before
-        expected = native.predict_canvas(canvas_rgba(page), CANVAS_SIZE, CANVAS_SIZE)
+        expected = native.predict_canvas(*canvas_rgba(page))
         assert int(page.get_attribute("#prediction", "data-digit")) == expected["digit"]
         assert session.errors == []
     finally:
@@ -297,8 +278,8 @@ FOCUSED = """() => { const el = document.activeElement;
                    return el.id || `${el.parentElement.id} ${el.dataset.digit ?? el.textContent.trim()}`; }"""
 # The page's main controls, in the order a keyboard user meets them: drawing, model and file, teaching,
 # evaluation, training.
-CONTROLS_IN_ORDER = ["clear", "random", "download", "model", "centre", "model-file", "forget-all", "evaluate",
-                     "train-arch", "train-epochs", "train-images", "train", "save-model"]
+CONTROLS_IN_ORDER = ["clear", "random", "random-number", "download", "model", "centre", "model-file", "forget-all",
+                     "evaluate", "train-arch", "train-epochs", "train-images", "train", "save-model"]
 
 
 def test_keyboard_alone_reaches_every_control_in_reading_order_and_gets_a_prediction(page):
@@ -374,7 +355,7 @@ def test_clear_empties_the_canvas_and_the_prediction(page):
     page.click("#clear")
     assert page.get_attribute("#prediction", "data-digit") == ""
     assert "empty" in page.locator("#announce").text_content()
-    assert set(canvas_rgba(page)) == {255}
+    assert set(canvas_rgba(page)[0]) == {255}
 
 
 def test_no_request_leaves_the_page_s_origin_whatever_the_page_does(browser, origin, site, tmp_path):

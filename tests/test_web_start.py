@@ -147,7 +147,7 @@ def test_a_drawing_made_before_the_page_s_modules_load_is_predicted_once_python_
     page.wait_for_function("() => performance.getEntriesByName('strokes').length === 1")
     try:
         box = page.locator("#canvas").bounding_box()
-        scale = box["width"] / 364
+        scale = box["height"] / 364  # the canvas is 364 pixels tall
         points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in DRAWINGS[1][0]]
         page.mouse.move(*points[0])
         page.mouse.down()

@@ -2,8 +2,8 @@
 // loads the models, prepares the drawing and predicts; the modules here only show what comes back.
 //   dom.js            element lookup, shared state, errors
 //   worker-client.js  requests to the worker
-//   drawing.js        the canvas and pointer strokes
-//   prediction.js     predictions and how they are shown
+//   drawing.js        the canvas, pointer strokes and test images painted on it
+//   prediction.js     predictions and how they are shown; number.js a number's digits
 //   inside-model.js   inside the model for each prediction: activations, weights, saliency, occlusion
 //   evaluation.js     the whole test set: figures, confusion matrix, misclassified images
 //   model-files.js    GGUF models the user opens or drops on the page
@@ -20,18 +20,19 @@ import { enableLearning } from "./learning.js";
 import { enableModelFiles } from "./model-files.js";
 import { keepOffline } from "./offline.js";
 import {
-  drawPreview, predictCanvas, predictLive, randomSample, repredict, settled, showPrediction, showSample,
+  drawPreview, predictCanvas, predictLive, randomNumber, randomSample, repredict, settled, showReading, showSample,
 } from "./prediction.js";
 import { browserProblem, siteProblem } from "./startup.js";
 import { enableTraining } from "./training.js";
 import { call, onNotice, onProgress, onWorkerError, startWorker, stopWorker } from "./worker-client.js";
 
-const buttons = { clear: $("clear"), random: $("random"), download: $("download") };
+const buttons = { clear: $("clear"), random: $("random"), randomNumber: $("random-number"), download: $("download") };
 const modelSelect = $("model");
 const centreBox = $("centre");
 
-// For tests and bench/bench_web.py: talk to the worker as the page does; `last` is the last result shown.
-window.mnistCore = { call, last: null };
+// For tests and bench/bench_web.py: talk to the worker as the page does; `last` is the last prediction shown,
+// `reading` the last reading of the canvas, `strokes()` the strokes drawn on it (what read_number was sent).
+window.mnistCore = { call, last: null, reading: null, strokes: () => state.strokes.map((points) => [...points]) };
 
 onProgress(({ step, steps, text }) => {
   $("status").textContent = text;
@@ -55,10 +56,12 @@ listenForStrokes({
 buttons.clear.addEventListener("click", () => {
   clearCanvas();
   showSample(null);
-  showPrediction({ empty: true, image28: new Uint8Array(784) }, { announce: true });
+  state.chosen = null;
+  showReading({ text: "", digits: [] }, { announce: true });
 });
 
 buttons.random.addEventListener("click", () => randomSample().catch(fail));
+buttons.randomNumber.addEventListener("click", () => randomNumber().catch(fail));
 
 buttons.download.addEventListener("click", async () => {
   await settled(); // the final prediction of the last stroke, if it is on its way
@@ -89,7 +92,7 @@ modelSelect.addEventListener("change", async () => {
   }
 });
 
-centreBox.addEventListener("change", () => { if (!state.sample) repredict().catch(fail); });
+centreBox.addEventListener("change", () => { if (!state.sample || state.sample.number) repredict().catch(fail); });
 
 // ---------------------------------------------------------------- start
 
@@ -142,13 +145,14 @@ async function start() {
   }
   state.ready = true;
   buttons.random.disabled = false;
+  buttons.randomNumber.disabled = false;
   root.dataset.state = "ready";
   root.dataset.model = state.model;
   root.dataset.loadMs = loadMs.toFixed(0);
   root.dataset.loadMarks = JSON.stringify(Object.fromEntries(Object.entries(marks).sort((a, b) => a[1] - b[1])));
   root.dataset.start = info.start; // "snapshot", or "normal" with the reason (python-start.js)
   root.dataset.startReason = info.startReason;
-  $("status").textContent = `Ready in ${(loadMs / 1000).toFixed(2)} s: draw a digit, or press Random.`;
+  $("status").textContent = `Ready in ${(loadMs / 1000).toFixed(2)} s: draw a digit or a number, or press Random.`;
   $("timing").dataset.loadText = `loaded in ${(loadMs / 1000).toFixed(2)} s · `;
   $("timing").textContent = `loaded in ${(loadMs / 1000).toFixed(2)} s`;
   $("timing").title = info.start === "snapshot" ? "Python was restored from the build's memory snapshot"

@@ -7,8 +7,11 @@ export const state = {
   ready: false,
   model: $("model").value,      // the selected model's name in the #model list
   image28: new Uint8Array(784),   // what the model saw last (Download saves it)
-  sample: null,                   // the test image on the canvas, until someone draws on it
+  sample: null,                   // the test image (or number of them) on the canvas, until someone draws on it
   inked: false,                   // whether the canvas holds anything
+  strokes: [],                    // the strokes drawn on the canvas since it was cleared (drawing.js)
+  reading: null,                  // the last reading of the canvas as a number (App.read_number's result)
+  chosen: null,                   // the digit of a number the user chose to see below (null: the last one)
   generation: 0,                  // bumped whenever the canvas is wiped
 };
 
@@ -19,3 +22,6 @@ export function fail(error) {
   $("status").textContent = `Error: ${message}`;
   if (!state.ready) root.dataset.state = "error";
 }
+
+// A probability as the page writes it: "7%", "99.2%", "100%".
+export const percent = (p) => `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;

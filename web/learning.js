@@ -1,5 +1,5 @@
-// Teaching the model the user's handwriting: after a prediction of a drawing, the ten #correct buttons
-// say which digit it was; the worker keeps the correction and fine-tunes the selected model on it
+// Teaching the model the user's handwriting: after a prediction of a drawing (or of the digit of a number
+// chosen in #number), the ten #correct buttons say which digit it was; the worker keeps the correction and fine-tunes the selected model on it
 // (mnist_core/browser/learning.py), and the drawing is predicted again. Corrections and the models
 // fine-tuned on them are kept in this browser (storage.js) and come back after a reload.
 // #reset-learning gives the models back as shipped; #forget-all also deletes models trained here.
@@ -65,7 +65,9 @@ async function correct(digit) {
     await settled(); // the last stroke's final prediction, so that the image corrected is the one shown
     const image28 = new Uint8Array(state.image28);
     const result = await call("correct", { image28_bytes: new Uint8Array(image28), label: digit });
-    showPrediction(result, { announce: true });
+    // A digit of a number: the number is read again by the model as it is now (its digits may be found anew).
+    if (state.reading && state.reading.digits.length > 1) await repredict();
+    else showPrediction(result, { announce: true });
     clearEvaluation(); // the model changed
     const ms = performance.now() - clicked;
     learned.dataset.ms = ms.toFixed(0);

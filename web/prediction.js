@@ -1,14 +1,18 @@
 // Predictions: asking the worker what the canvas or a test image shows, and showing the answer
-// (the digit, a bar per digit, the 28x28 image the model saw, what screen readers hear).
+// (the digit, a bar per digit, the 28x28 image the model saw, what screen readers hear). A drawing is
+// read as a number (App.read_number): one digit shows here as it always did; several also show in
+// #number (number.js), and the digit chosen there shows here.
 
-import { $, fail, state } from "./dom.js";
-import { CANVAS_SIZE, canvasPixels, drawImage28 } from "./drawing.js";
+import { $, fail, percent, state } from "./dom.js";
+import { canvasPixels, canvasSize, canvasStrokes, drawImage28, drawNumber } from "./drawing.js";
+import { hideNumber, numberAnnouncement, showNumber } from "./number.js";
 import { call } from "./worker-client.js";
 
 const LIVE_INTERVAL_MS = 60;  // at most one live prediction this often while a stroke goes on
 
 const preview = $("preview").getContext("2d");
 const centreBox = $("centre");
+const NOTHING = new Uint8Array(784);
 
 let inFlight = null;       // the prediction the worker is working on
 let queued = null;         // {announce}: the canvas changed since; predict again when free
@@ -21,8 +25,9 @@ export function predictLive() {
   predictCanvas({ announce: false });
 }
 
-// Predict what the canvas shows. Requests never pile up: while one is in flight, only the
-// latest wish is kept, and sent when the worker is free (announce wins if any asked for it).
+// Read what the canvas shows: as a number, prepared like MNIST; or, with that option off, the whole canvas
+// shrunk as ggml's demo does (one digit). Requests never pile up: while one is in flight, only the latest
+// wish is kept, and sent when the worker is free (announce wins if any asked for it).
 export function predictCanvas({ announce }) {
   if (!state.ready) return Promise.resolve();
   if (inFlight) {
@@ -30,11 +35,14 @@ export function predictCanvas({ announce }) {
     return inFlight;
   }
   const pixels = canvasPixels();
+  const { width, height } = canvasSize();
   const generation = state.generation;
-  inFlight = call("predict_canvas", { pixels, width: CANVAS_SIZE, height: CANVAS_SIZE, centre: centreBox.checked },
-                  [pixels.buffer])
+  const request = centreBox.checked
+    ? call("read_number", { pixels, width, height, strokes: canvasStrokes() }, [pixels.buffer])
+    : call("predict_canvas", { pixels, width, height, centre: false }, [pixels.buffer]);
+  inFlight = request
     .then((result) => {
-      if (generation === state.generation) showPrediction(result, { announce });
+      if (generation === state.generation) showReading(result, { announce });
       return result;
     })
     .catch(fail)
@@ -54,10 +62,42 @@ export async function settled() {
   while (inFlight) await inFlight;
 }
 
+// A reading of the canvas (read_number's result, or predict_canvas's single digit) shown: nothing, one
+// digit, or a number with its chosen digit below.
+export function showReading(reading, { announce }) {
+  window.mnistCore.reading = reading;
+  if (reading.digits === undefined || reading.digits.length < 2) $("digit-label").textContent = "Prediction";
+  if (reading.digits === undefined) {  // predict_canvas: one digit, whatever the canvas holds
+    state.reading = null;
+    hideNumber(null);
+    return showPrediction(reading, { announce });
+  }
+  state.reading = reading;
+  const { digits, model, ms } = reading;
+  if (digits.length < 2) {
+    hideNumber(reading);
+    const shown = digits.length ? digits[0] : { empty: true, digit: null, probabilities: [], top: [], image28: NOTHING };
+    return showPrediction({ ...shown, model, ms }, { announce });
+  }
+  const chosen = state.chosen !== null && state.chosen < digits.length ? state.chosen : digits.length - 1;
+  const truth = state.sample && state.sample.number ? state.sample.text : null;
+  showNumber(reading, chosen, chooseDigit, truth);
+  $("digit-label").textContent = `Digit ${chosen + 1} of ${digits.length}`;
+  showPrediction({ ...digits[chosen], model, ms }, { announce, lead: numberAnnouncement(reading, chosen) });
+}
+
+// The user chose digit `index` of the number shown: it shows below (no new reading is needed).
+function chooseDigit(index) {
+  state.chosen = index;
+  if (state.reading) showReading(state.reading, { announce: true });
+}
+
 // A test image (a result of "random" or "sample") onto the canvas, with its prediction.
 export function showTestImage(result) {
   drawImage28(result.image28);
   showSample(result);
+  state.reading = null;
+  hideNumber(null);
   showPrediction(result, { announce: true });
 }
 
@@ -65,9 +105,19 @@ export async function randomSample() {
   showTestImage(await call("random_sample"));
 }
 
+// A random number of test images onto the canvas, read as a drawing is, with their true digits shown.
+export async function randomNumber() {
+  const { width, height } = canvasSize();
+  const layout = await call("random_number", { width, height });
+  drawNumber(layout);
+  state.chosen = null;
+  showSample({ number: true, indices: layout.digits.map((d) => d.index), text: layout.text });
+  await predictCanvas({ announce: true });
+}
+
 // Predict again what is shown (after the model or the preparation changed).
 export async function repredict() {
-  if (state.sample) {
+  if (state.sample && !state.sample.number) {
     const result = await call("sample", { index: state.sample.index });
     showPrediction(result, { announce: true });
   } else if (state.inked) {
@@ -84,15 +134,14 @@ for (let digit = 0; digit < 10; digit++) {
   bars.push({ item, fill: item.querySelector(".fill"), value: item.querySelector(".value") });
 }
 
-export const percent = (p) => `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;
-
 let shown = 0; // predictions shown so far (tests wait on it)
 const shownListeners = [];
 
 // Who else shows something for each prediction (inside-model.js): listener(result, {announce}).
 export const onPredictionShown = (listener) => shownListeners.push(listener);
 
-export function showPrediction(result, { announce }) {
+// One digit's prediction shown; `lead` comes before what the live region says (a number's words).
+export function showPrediction(result, { announce, lead = "" }) {
   const prediction = $("prediction");
   prediction.dataset.count = String(++shown);
   prediction.dataset.state = announce ? "final" : "live";
@@ -125,7 +174,7 @@ export function showPrediction(result, { announce }) {
                  others.map(([d, p]) => `${d} (${percent(p)})`).join(", ") + ".";
     $("prediction-text").textContent = text;
     const sample = result.index === undefined ? "" : `Test image ${result.index}, label ${result.label}. `;
-    if (announce) $("announce").textContent = sample + text;
+    if (announce) $("announce").textContent = lead + sample + text;
   }
   state.image28 = result.image28;
   drawPreview(result.image28);
@@ -136,17 +185,23 @@ export function showPrediction(result, { announce }) {
   timing.textContent = `${timing.dataset.loadText || ""}last prediction ${result.ms.toFixed(1)} ms (${state.model}, in the worker)`;
 }
 
+// The test image, or the number of test images (Random number), on the canvas: which, and what they are.
 export function showSample(result) {
   const sample = $("sample");
-  state.sample = result ? { index: result.index, label: result.label } : null;
-  if (result) {
-    sample.dataset.index = String(result.index);
-    sample.dataset.label = String(result.label);
-    sample.textContent = `test image ${result.index}, label ${result.label}`;
-  } else {
+  state.sample = result;
+  if (result === null) {
     delete sample.dataset.index;
     delete sample.dataset.label;
     sample.textContent = "";
+  } else if (result.number) {
+    sample.dataset.index = result.indices.join(",");
+    sample.dataset.label = result.text;
+    sample.textContent = `test images ${result.indices.join(", ")}: the number ${result.text}`;
+  } else {
+    state.sample = { index: result.index, label: result.label };
+    sample.dataset.index = String(result.index);
+    sample.dataset.label = String(result.label);
+    sample.textContent = `test image ${result.index}, label ${result.label}`;
   }
 }
 

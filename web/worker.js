@@ -18,7 +18,7 @@ const INIT_STEPS = 3;
 
 let app = null; // mnist_core.browser.App (a PyProxy)
 let testSetLoaded = null; // the test set, loaded after "init" has answered: what needs it waits for it
-const BEFORE_TEST_SET = new Set(["init", "predict_canvas", "select_model"]); // the requests that do not
+const BEFORE_TEST_SET = new Set(["init", "predict_canvas", "read_number", "select_model"]); // the requests that do not
 
 async function fetchBytes(path) {
   const response = await fetch(url(path));
@@ -125,6 +125,7 @@ const handlers = {
   init,
   select_model: selectModel,
   predict_canvas: (args) => timed("predict_canvas", args),
+  read_number: (args) => timed("read_number", args),
   random_sample: (args) => timed("random_sample", args),
   sample: (args) => timed("sample", args),
   confusion_sample: (args) => timed("confusion_sample", args),

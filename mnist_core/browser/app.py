@@ -28,7 +28,7 @@ start_training (their files are fetched first; start_training then runs training
 then finish_training), correct (then consolidate, a step per turn of the event loop), pause_training
 / resume_training / stop_training (they also wake the worker's loop), evaluate_test_set (progress
 notices). The worker adds "ms", its time for the call, to the answers of predict_canvas,
-random_sample, sample, confusion_sample, explain_image and occlude_image. Results of the "inside the
+read_number, random_sample, sample, confusion_sample, explain_image and occlude_image. Results of the "inside the
 model" methods (explain_image ... training_weights) carry their arrays as float32 bytes (inside.py):
 JavaScript reads each as a Float32Array. tests/test_protocol.py checks that web/ sends no other type
 and that every method here is sent or called by the worker.
@@ -37,6 +37,7 @@ Each part keeps its own state (registry.py, test_set.py, learning.py, training.p
 them. Nothing here needs a browser: the tests drive the same class natively and under Node.
 """
 
+import operator
 import time
 
 from ..errors import MnistCoreError
@@ -46,6 +47,7 @@ from .convert import to_bytes, to_py
 from .evaluation import TestSetEvaluation
 from .learning import Learning
 from .model_files import model_file, read_model_file, size_refusal
+from .numbers import MAX_DIGITS, MIN_DIGITS, lay_out_number, read_drawing
 from .predictions import EMPTY, image28, prediction, prepare_drawing
 from .registry import ModelRegistry, check_architecture
 from .test_set import TestSet
@@ -119,6 +121,24 @@ class App:
         gives {"empty": True, "digit": None, ...}, not an error. centre=False: the reference demo's shrink."""
         image = prepare_drawing(pixels, width, height, centre)
         return dict(EMPTY) if image is None else self._predict(image)
+
+    def read_number(self, pixels, width, height, strokes=None):
+        """Canvas bytes (RGBA or grayscale, any size) and the pen strokes drawn on it, if known (a list of flat x0, y0,
+        x1, y1, ... canvas pixels each) -> the number the selected model reads there: {"text", "digits": [{"digit",
+        "probabilities", "top", "sure", "box" (canvas pixels), "image28"}, ...], "model"}, digits left to right (none
+        on an empty canvas). One digit is read exactly as predict_canvas reads the drawing (numbers.py)."""
+        return {**read_drawing(self.models.current(), pixels, width, height, strokes), "model": self.models.selected}
+
+    def random_number(self, width, height, digits=None, seed=None):
+        """A number of `digits` random test images (None: 2 to 5), seeded or from the app's generator, laid out on a
+        width x height canvas -> {"text" (their labels), "scale", "digits": [{"index", "label", "image28", "x", "y",
+        "box"}]}: the page paints each image at (x, y), `scale` canvas pixels per pixel, then reads the canvas."""
+        count = (MIN_DIGITS, MAX_DIGITS) if digits is None else operator.index(digits)
+        if not 1 <= (count[1] if isinstance(count, tuple) else count) <= MAX_DIGITS:
+            raise ValueError(f"a random number has 1 to {MAX_DIGITS} digits, not {digits}")
+        indices = self.test_set.random_indices(count, seed)
+        images, labels = zip(*(self.test_set.image(index) for index in indices), strict=True)
+        return lay_out_number(images, labels, indices, width, height)
 
     def _predict(self, image):
         return {**prediction(self.models.current(), image), "model": self.models.selected}

@@ -41,6 +41,15 @@ class TestSet:
         rng = np.random.default_rng(seed) if seed is not None else self.rng
         return int(rng.integers(self.labels.size))
 
+    def random_indices(self, count, seed=None):
+        """`count` random test images' indices (a whole number, or (low, high): a random count from low to high),
+        seeded or from the set's own generator."""
+        self._require()
+        rng = np.random.default_rng(seed) if seed is not None else self.rng
+        if isinstance(count, tuple):
+            count = int(rng.integers(count[0], count[1] + 1))
+        return [int(i) for i in rng.integers(self.labels.size, size=count)]
+
     def image(self, index):
         """(image (28, 28) uint8, label) of test image `index`."""
         self._require()

@@ -1,0 +1,88 @@
+"""Numbers on the page's canvas: a drawing read as the digits of a number, and a random number of test images.
+
+Reading is mnist_core.segmentation's, the code the desktop's `python -m mnist_core.read` runs; what
+this adds is the page's side. A drawing that holds one digit is read exactly as the single-digit
+path reads it (the whole canvas prepared as one digit, specks and all), so that one digit behaves
+on the wide canvas as it did on the square one; the segmentation decides only how many digits
+there are.
+"""
+
+import numpy as np
+
+from ..mnist import IMAGE_SIZE
+from ..preprocess import canvas_ink, centre_digit
+from ..segmentation import SegmentationError, read_number
+from .convert import to_py
+from .predictions import prediction
+
+MIN_DIGITS, MAX_DIGITS = 2, 5   # a random number's length, as many as the canvas holds comfortably
+GAP = 3                         # MNIST pixels between two random digits' inks: a visible gap
+DIGIT_HEIGHT = 0.7              # a random number's digits span this much of the canvas's height at most
+MARGIN = 0.05                   # of the canvas's width, kept clear at either end
+
+
+def read_drawing(model, pixels, width, height, strokes=None):
+    """Canvas bytes and the pen strokes drawn on it -> {"text", "digits": [{"digit", "probabilities", "top", "sure",
+    "box" (canvas pixels, end exclusive), "image28"}]}: the number `model` reads, digits left to right."""
+    ink = canvas_ink(to_py(pixels), width, height)
+    result = read_number(model, ink, _strokes(strokes))
+    if len(result["digits"]) == 1:
+        box = result["digits"][0]["box"]
+        result["digits"] = [{**_without_empty(prediction(model, centre_digit(ink))), "box": box}]
+    return result
+
+
+def _without_empty(found):
+    return {key: value for key, value in found.items() if key != "empty"}
+
+
+def _strokes(strokes):
+    """The strokes as the page sends them (a list of flat x0, y0, x1, y1, ... typed arrays) -> a list of (n, 2)
+    float arrays, or None. Malformed strokes are a SegmentationError naming the problem."""
+    strokes = to_py(strokes)
+    if strokes is None:
+        return None
+    if not isinstance(strokes, (list, tuple)):
+        raise SegmentationError(f"strokes must be a list of point lists, got {type(strokes).__name__}")
+    arrays = []
+    for stroke in strokes:
+        try:
+            values = np.asarray(to_py(stroke), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SegmentationError("strokes must be lists of (x, y) numbers") from None
+        if values.size % 2:
+            raise SegmentationError(f"a stroke holds {values.size} coordinates: x, y pairs need an even count")
+        arrays.append(values.reshape(-1, 2))
+    return arrays
+
+
+def lay_out_number(images, labels, indices, width, height):
+    """Test images (28x28 each) -> where the page paints them on a `width` x `height` canvas to show them as one
+    number: each image's top-left corner (x, y) and the canvas pixels per MNIST pixel (`scale`, a whole number,
+    so that its pixels stay crisp as Random's single digit's are), their inks a visible GAP apart, centred.
+
+    -> {"text" (the true digits), "scale", "digits": [{"index", "label", "image28", "x", "y", "box"}]} where
+    "box" is the ink's box on the canvas (x0, y0, x1, y1, end exclusive)."""
+    boxes = [_ink_box(image) for image in images]                        # (top, left, bottom, right) each
+    inked_width = sum(right - left for _, left, _, right in boxes) + GAP * (len(boxes) - 1)
+    tallest = max(bottom - top for top, _, bottom, _ in boxes)
+    scale = int(min(DIGIT_HEIGHT * height / tallest, (1 - 2 * MARGIN) * width / inked_width))
+    if scale < 1:
+        raise ValueError(f"a {width}x{height} canvas is too small for a number of {len(images)} test images")
+    x = (width - inked_width * scale) // 2
+    digits = []
+    for image, label, index, (top, left, bottom, right) in zip(images, labels, indices, boxes, strict=True):
+        y = (height - (bottom - top) * scale) // 2
+        digits.append({"index": int(index), "label": int(label), "image28": image.tobytes(),
+                       "x": x - left * scale, "y": y - top * scale,
+                       "box": [x, y, x + (right - left) * scale, y + (bottom - top) * scale]})
+        x += (right - left + GAP) * scale
+    return {"text": "".join(str(d["label"]) for d in digits), "scale": scale, "digits": digits}
+
+
+def _ink_box(image):
+    rows = np.flatnonzero(image.any(axis=1))
+    cols = np.flatnonzero(image.any(axis=0))
+    if rows.size == 0:
+        return 0, 0, IMAGE_SIZE, IMAGE_SIZE
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
