@@ -285,6 +285,25 @@ def test_the_page_reloads_and_predicts_with_the_network_off(browser, origin, sit
         page.context.close()
 
 
+def test_online_the_service_worker_answers_from_its_cache_not_the_network(browser, site, tmp_path):
+    """Cache first, not network first: a file changed on the server after the build was cached (and not a new
+    build: its list is the same) is not what a reload gets; the build's own copy is."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy)
+    with serve(copy) as origin:
+        page = open_page(browser, origin)
+        try:
+            wait_until_offline_ready(page)
+            index = copy / "index.html"
+            index.write_text(index.read_text().replace("a number</h1>", "a number (changed on the server)</h1>"))
+            page.reload()
+            wait_until_ready(page)
+            assert page.text_content("h1") == "Draw a digit, or a number"
+            assert page.errors == []
+        finally:
+            page.context.close()
+
+
 def cache_names(page):
     return sorted(page.evaluate("caches.keys()"))
 
