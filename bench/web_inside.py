@@ -2,9 +2,9 @@
 (tests/handwriting.py), each drawn with the mouse on the page's canvas:
 
   prediction + explanation   App.read_number of the canvas, as the page reads a drawing (the digit found, prepared,
-                             one forward pass), plus App.explain_image
+                             one forward pass), plus App.explain
                              of the image it read (forward and backward pass, every layer's activations and the
-                             saliency, as float32 bytes): what the view costs the worker with each prediction
+                             saliency, as float32 arrays): what the view costs the worker with each prediction
   occlusion                  App.occlude_image of the image (one batched forward pass of 170 images)
 
 Each time is the worker's own (web/worker.js times the Python call and the conversion of its result), the median
@@ -36,7 +36,7 @@ TIME_INSIDE = """async ([repeats, occlusions]) => {
         const strokes = window.mnistCore.strokes().map((points) => Float32Array.from(points));
         const read = await window.mnistCore.call(
             'read_number', {pixels, width: canvas.width, height: canvas.height, strokes}, [pixels.buffer]);
-        const explained = await window.mnistCore.call('explain_image', {image28_bytes: read.digits[0].image28});
+        const explained = await window.mnistCore.call('explain', {image: read.digits[0].image28});
         times.roundTrip.push(performance.now() - started);
         times.predict.push(read.ms);
         times.explain.push(explained.ms);

@@ -5,8 +5,8 @@ backward pass through the model's own kernels, on its own `xp` (NumPy, CuPy, or 
 `occlusion` asks the same question without gradients: how much erasing each patch of the image costs
 the predicted digit. `layer_weights` and `unit_weights` give the parameters the page draws.
 
-Results are plain dicts of ints, floats and lists (the page's App sends their arrays as float32 bytes:
-browser/inside.py). An array is always {"shape": [...], "values": [flat floats, C order]}. docs/explain.md
+Results are plain dicts of ints, floats and lists (the page's App gives their arrays as flat float32
+arrays: browser/inside.py). An array is always {"shape": [...], "values": [flat floats, C order]}. docs/explain.md
 says how to read them.
 """
 

@@ -234,17 +234,18 @@ def test_weights_for_the_page_are_the_model_s_parameters(models):
         unit_weights(fc, 500)
 
 
-# --- The page's App: the same results, arrays as float32 bytes ------------------------------------------------
+# --- The page's App: the same results, arrays as flat float32 arrays ------------------------------------------
 
 
-def from_bytes(data, shape=None):
-    """float32 bytes from App (mnist_core/browser/inside.py) -> the floats they hold, as explain's lists give them."""
-    values = np.frombuffer(data, dtype="<f4").astype(np.float64)
-    return values if shape is None else values.reshape(shape)
+def floats(values):
+    """A flat float32 array from App (mnist_core/browser/inside.py) -> the floats it holds, as explain's lists give
+    them."""
+    assert isinstance(values, np.ndarray) and values.dtype == np.float32 and values.ndim == 1
+    return values.astype(np.float64)
 
 
 def unpacked(array):
-    return {"shape": array["shape"], "values": from_bytes(array["values"]).tolist()}
+    return {"shape": array["shape"], "values": floats(array["values"]).tolist()}
 
 
 @pytest.fixture(scope="module")
@@ -258,17 +259,17 @@ def app():
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_app_s_explain_image_is_explain_on_the_selected_model(app, models, arch, mnist_test):
+def test_app_s_explain_is_explain_on_the_selected_model(app, models, arch, mnist_test):
     app.select_model(arch)
     images, _ = mnist_test
     for index, versus in ((0, None), (8, None), (184, 4)):
-        found = app.explain_image(images[index].tobytes(), versus=versus)
+        found = app.explain(images[index].tobytes(), versus=versus)
         expected = explain(models[arch], images[index], versus=versus)
         assert found["model"] == arch
         assert {key: found[key] for key in ("arch", "digit", "runner_up", "versus", "logits", "probabilities")} == \
             {key: expected[key] for key in ("arch", "digit", "runner_up", "versus", "logits", "probabilities")}
         assert {name: unpacked(array) for name, array in found["activations"].items()} == expected["activations"]
-        assert from_bytes(found["saliency"]).tolist() == expected["saliency"]
+        assert floats(found["saliency"]).tolist() == expected["saliency"] and len(found["saliency"]) == 784
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -277,7 +278,7 @@ def test_app_s_occlusion_and_weights_are_mnist_core_explain_s(app, models, arch,
     image = mnist_test[0][87]
     found, expected = app.occlude_image(image.tobytes()), occlusion(models[arch], image)
     assert found["model"] == arch and found["digit"] == expected["digit"] and found["patch"] == expected["patch"]
-    np.testing.assert_array_equal(from_bytes(found["drop"]), np.float32(expected["drop"]))  # sent as float32
+    np.testing.assert_array_equal(floats(found["drop"]), np.float32(expected["drop"]))  # sent as float32
     layer = layer_name(arch)
     weights = app.model_weights(layer)
     assert weights["model"] == arch and weights["layer"] == layer
@@ -313,8 +314,8 @@ def test_app_s_training_weights_are_the_first_layer_of_the_model_training(arch, 
     else:
         assert after["layer"] == "conv1" and after["weights"]["shape"] == [8, 1, 3, 3]
         expected = model.params["conv1.kernel"]
-    np.testing.assert_array_equal(from_bytes(after["weights"]["values"], expected.shape), expected)
-    assert before["weights"]["values"] != after["weights"]["values"]   # a step changed them
+    np.testing.assert_array_equal(floats(after["weights"]["values"]).reshape(expected.shape), expected)
+    assert not np.array_equal(before["weights"]["values"], after["weights"]["values"])   # a step changed them
     assert app.training_weights(units=3)["weights"]["shape"][0] == (3 if arch == "mnist-fc" else 8)
     app.abandon_training()
 

@@ -21,7 +21,7 @@ from web_support import ARTIFACTS_DIR, chromium_missing_reason, draw_strokes, si
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
 SCREENSHOT_MAX_BYTES = 200_000
-INSIDE_REQUESTS = {"explain_image", "occlude_image", "unit_weights", "model_weights"}
+INSIDE_REQUESTS = {"explain", "occlude_image", "unit_weights", "model_weights"}
 UNITS_COLUMNS, UNIT_PITCH = 25, 11  # web/inside-fc.js: 500 cells of 10 canvas pixels and a 1-pixel gap
 
 # Every request the page sends to its worker and every answer, in order, as the worker sees them.
@@ -120,7 +120,7 @@ def draw(page, strokes, **expected):
 
 
 def decoded(array, shape=None):
-    values = np.frombuffer(array, dtype="<f4")
+    values = np.asarray(array, dtype=np.float32)
     return values if shape is None else values.reshape(shape)
 
 
@@ -131,7 +131,7 @@ def assert_close(found, expected):
 
 
 def assert_same_as_native(drawn, native, versus=None):
-    found = native.explain_image(bytes(drawn["image28"]), versus=versus)
+    found = native.explain(bytes(drawn["image28"]), versus=versus)
     assert (drawn["digit"], drawn["versus"]) == (found["digit"], found["versus"])
     assert_close(drawn["saliency"], decoded(found["saliency"]))
     for name, array in found["activations"].items():
@@ -199,7 +199,7 @@ def test_an_explanation_is_asked_for_only_when_no_prediction_is_on_its_way_and_o
     page.wait_for_selector('#occlusion-figure[data-state="done"]')
     sent = outstanding_requests(page.evaluate("workerLog"))
     inside = [(type, waiting) for type, waiting in sent if type in INSIDE_REQUESTS]
-    assert sum(type == "explain_image" for type, _ in inside) >= 2 and ("unit_weights", []) in inside
+    assert sum(type == "explain" for type, _ in inside) >= 2 and ("unit_weights", []) in inside
     for type, waiting in inside:
         assert "predict_canvas" not in waiting, f"{type} sent while a prediction was on its way"
         assert type not in waiting, f"a second {type} sent while one was on its way"
@@ -312,7 +312,7 @@ def test_the_cnn_view_shows_its_maps_kernels_and_saliency_only_near_the_ink(page
     assert page.is_visible("#inside-cnn") and page.is_hidden("#inside-fc")
     native.select_model("mnist-cnn")
     try:
-        found = native.explain_image(bytes(drawn["image28"]))
+        found = native.explain(bytes(drawn["image28"]))
         for name in ("conv1.relu", "conv1.pool", "conv2.relu", "conv2.pool", "dense.input"):
             assert_close(drawn["activations"][name], decoded(found["activations"][name]["values"]))
         for layer in ("conv1", "conv2"):

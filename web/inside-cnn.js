@@ -5,7 +5,7 @@
 // places them (a grid with the kernels beside their layer's maps).
 
 import { $ } from "./dom.js";
-import { drawTiles, floats, largest, record, shade, signedTiles } from "./inside-pictures.js";
+import { drawTiles, largest, record, shade, signedTiles } from "./inside-pictures.js";
 import { mapsWords } from "./inside-words.js";
 import { settled } from "./prediction.js";
 import { call } from "./worker-client.js";
@@ -74,7 +74,7 @@ async function showKernels() {
   for (const { layer, label, scale } of KERNELS) {
     await settled();  // a prediction on its way goes first
     const { kernel } = await call("model_weights", { layer });
-    const values = floats(kernel.values);
+    const values = kernel.values;
     const [outputs, inputs] = kernel.shape;
     const count = outputs * inputs;
     drawTiles(canvases[layer], { values, count, height: 3, width: 3, columns: inputs > 1 ? inputs : outputs,

@@ -5,7 +5,7 @@
 // prediction (a correction changes them).
 
 import { $, fail } from "./dom.js";
-import { cellAt, drawBars, drawCells, drawTiles, floats, largest, record, shade, signed } from "./inside-pictures.js";
+import { cellAt, drawBars, drawCells, drawTiles, largest, record, shade, signed } from "./inside-pictures.js";
 import { unitWords, unitsWords } from "./inside-words.js";
 import { settled } from "./prediction.js";
 import { call } from "./worker-client.js";
@@ -58,7 +58,7 @@ async function showUnit({ force = false } = {}) {
       if (!unit.cache.has(key)) {
         await settled();
         const result = await call("unit_weights", { unit: index });
-        unit.cache.set(key, { ...result, input: floats(result.input.values), output: floats(result.output.values) });
+        unit.cache.set(key, { ...result, input: result.input.values, output: result.output.values });
       }
       if (explained && unit.shown === index) {
         drawUnit(unit.cache.get(key));

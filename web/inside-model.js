@@ -1,5 +1,5 @@
 // The "inside the model" view (#inside): what the selected model computes for the digit shown, with
-// every prediction, drawn from mnist_core.explain's numbers (App.explain_image and occlude_image in
+// every prediction, drawn from mnist_core.explain's numbers (App.explain and occlude_image in
 // mnist_core/browser/app.py; docs/explain.md says how to read the pictures):
 //   why this digit  saliency over the 28x28 input, against the runner-up or the digit picked in
 //                   #versus; occlusion on request (#occlude)
@@ -17,7 +17,7 @@
 import { $, fail } from "./dom.js";
 import { showCnn } from "./inside-cnn.js";
 import { showUnits } from "./inside-fc.js";
-import { blank, drawBars, drawTiles, faintDigit, floats, largest, record, signed } from "./inside-pictures.js";
+import { blank, drawBars, drawTiles, faintDigit, largest, record, signed } from "./inside-pictures.js";
 import { barsWords, occlusionWords, saliencyWords } from "./inside-words.js";
 import { onPredictionShown, settled } from "./prediction.js";
 import { call } from "./worker-client.js";
@@ -56,21 +56,13 @@ async function askAll() {
       const asked = wish;
       wish = null;
       const versus = versusSelect.value === "" ? null : Number(versusSelect.value);
-      const result = await call("explain_image", { image28_bytes: asked.image28, versus });
+      const result = await call("explain", { image: asked.image28, versus });
       if (wish || current === null) continue;  // overtaken (the newer wish is drawn instead) or cleared
-      show(decode(result), asked);
+      show(result, asked);
     }
   } finally {
     asking = false;
   }
-}
-
-function decode(result) {
-  const activations = {};
-  for (const [name, { shape, values }] of Object.entries(result.activations)) {
-    activations[name] = { shape, values: floats(values) };
-  }
-  return { ...result, activations, saliency: floats(result.saliency) };
 }
 
 const sameImage = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -158,7 +150,7 @@ occludeButton.addEventListener("click", async () => {
     await settled();
     const result = await call("occlude_image", { image28_bytes: asked.image28 });
     if (!current || !sameImage(asked.image28, current.image28)) return;  // the drawing changed meanwhile
-    const drop = floats(result.drop);
+    const drop = result.drop;
     const canvas = $("occlusion");
     const colour = signed(largest(drop), faintDigit(asked.image28));
     drawTiles(canvas, { values: drop, height: 28, width: 28, colour });

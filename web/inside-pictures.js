@@ -20,12 +20,6 @@ export function record(key, value) {
   if (window.mnistCore) window.mnistCore.inside = drawn;
 }
 
-// float32 bytes from the worker (mnist_core/browser/inside.py) -> a Float32Array over them.
-export function floats(bytes) {
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
-}
-
 // The largest magnitude of `values`, or 1 where all are zero (a blank picture, not a division by zero).
 export function largest(values) {
   let top = 0;

@@ -6,7 +6,7 @@
 // between two training steps.
 
 import { $ } from "./dom.js";
-import { drawTiles, floats, record, signedTiles } from "./inside-pictures.js";
+import { drawTiles, record, signedTiles } from "./inside-pictures.js";
 import { call, onNotice } from "./worker-client.js";
 
 const REDRAW_MS = 250;
@@ -35,7 +35,7 @@ async function redraw() {
       return;  // the run ended between the notice and the request: its last picture stays
     }
     const { shape } = result.weights;
-    const values = floats(result.weights.values);
+    const values = result.weights.values;
     const fc = result.layer === "fc1";
     drawTiles(canvas, {
       values, count: shape[0], height: fc ? 28 : 3, width: fc ? 28 : 3, columns: fc ? FC_COLUMNS : shape[0],

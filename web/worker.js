@@ -129,7 +129,7 @@ const handlers = {
   random_sample: (args) => timed("random_sample", args),
   sample: (args) => timed("sample", args),
   confusion_sample: (args) => timed("confusion_sample", args),
-  explain_image: (args) => timed("explain_image", args),
+  explain: (args) => timed("explain", args),
   occlude_image: (args) => timed("occlude_image", args),
   evaluate_test_set: evaluateTestSet,
   open_model_file: openModelFile,

@@ -28,9 +28,9 @@ start_training (their files are fetched first; start_training then runs training
 then finish_training), correct (then consolidate, a step per turn of the event loop), pause_training
 / resume_training / stop_training (they also wake the worker's loop), evaluate_test_set (progress
 notices). The worker adds "ms", its time for the call, to the answers of predict_canvas,
-read_number, random_sample, sample, confusion_sample, explain_image and occlude_image. Results of the "inside the
-model" methods (explain_image ... training_weights) carry their arrays as float32 bytes (inside.py):
-JavaScript reads each as a Float32Array. tests/test_protocol.py checks that web/ sends no other type
+read_number, random_sample, sample, confusion_sample, explain and occlude_image. Results of the "inside the
+model" methods (explain ... training_weights) carry their arrays as flat float32 arrays (inside.py),
+which arrive in JavaScript as Float32Arrays. tests/test_protocol.py checks that web/ sends no other type
 and that every method here is sent or called by the worker.
 
 Each part keeps its own state (registry.py, test_set.py, learning.py, training.py); App only composes
@@ -165,32 +165,33 @@ class App:
 
     # ---------------------------------------------------------------- inside the model (mnist_core.explain)
 
-    def explain_image(self, image28_bytes, versus=None):
-        """The image the model saw (784 bytes) through the selected model -> mnist_core.explain.explain's result
-        ("arch", "digit", "runner_up", "versus", "logits", "probabilities", "activations", "saliency") plus "model",
-        its arrays as float32 bytes (inside.py). `versus`: the digit the saliency compares against (None: the
-        runner-up)."""
-        found = inside.explanation(self.models.current(), image28(image28_bytes), versus)
+    def explain(self, image, versus=None):
+        """An image as the model reads it (784 uint8 pixels, ink = 255: bytes or an array) through the selected model
+        -> mnist_core.explain.explain's result ("arch", "digit", "runner_up", "versus", "logits", "probabilities",
+        "activations": {layer: {"shape", "values"}}, "saliency": 784 floats, d(logit[digit] - logit[versus]) /
+        d(pixel / 255)) plus "model", its arrays as flat float32 arrays (inside.py). `versus`: the digit the saliency
+        compares against (None: the runner-up)."""
+        found = inside.explanation(self.models.current(), image28(image), versus)
         return {**found, "model": self.models.selected}
 
     def occlude_image(self, image28_bytes):
         """The image the model saw (784 bytes) -> mnist_core.explain.occlusion's result for the selected model
-        ("digit", "probability", "patch", "stride", "drop" as float32 bytes) plus "model"."""
+        ("digit", "probability", "patch", "stride", "drop" as a float32 array) plus "model"."""
         return {**inside.occluded(self.models.current(), image28(image28_bytes)), "model": self.models.selected}
 
     def model_weights(self, layer):
         """A layer of the selected model (mnist-cnn: "conv1", "conv2", ...) -> {"model", "layer", and each parameter
-        by kind: "kernel", "bias", "weight": {"shape", "values" (float32 bytes)}}."""
+        by kind: "kernel", "bias", "weight": {"shape", "values" (float32)}}."""
         return {**inside.weights(self.models.current(), layer), "model": self.models.selected, "layer": layer}
 
     def unit_weights(self, unit):
         """Hidden unit `unit` of the selected mnist-fc model -> mnist_core.explain.unit_weights' result ("unit",
-        "input" 28x28, "bias", "output" 10; arrays as float32 bytes) plus "model"."""
+        "input" 28x28, "bias", "output" 10; arrays as float32) plus "model"."""
         return {**inside.unit(self.models.current(), unit), "model": self.models.selected}
 
     def training_weights(self, units=inside.TRAINING_UNITS):
         """The first layer's weights of the model training in the page, as far as it got -> {"arch", "step",
-        "layer", "weights": {"shape", "values" (float32 bytes)}} (inside.first_layer: mnist-fc the first `units`
+        "layer", "weights": {"shape", "values" (float32)}} (inside.first_layer: mnist-fc the first `units`
         hidden units' input weights, mnist-cnn conv1's kernels). An error when no run is going."""
         model, step = self.training.model_so_far()
         return {**inside.first_layer(model, units), "arch": model.arch, "step": int(step)}
