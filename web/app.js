@@ -24,7 +24,9 @@ import {
 } from "./prediction.js";
 import { browserProblem, siteProblem } from "./startup.js";
 import { enableTraining } from "./training.js";
-import { call, onNotice, onProgress, onWorkerError, startWorker, stopWorker } from "./worker-client.js";
+import {
+  call, handOverEarlyFiles, onNotice, onProgress, onWorkerError, startWorker, stopWorker,
+} from "./worker-client.js";
 
 const buttons = { clear: $("clear"), random: $("random"), randomNumber: $("random-number"), download: $("download") };
 const modelSelect = $("model");
@@ -127,6 +129,7 @@ async function start() {
   const marks = { workerCreated: performance.now() }; // when each step ended, since navigation started
   startWorker();
   const ready = call("init", { arch: state.model });
+  handOverEarlyFiles();
   ready.catch(() => {}); // awaited below, once the checks have passed
   siteChecked = siteProblem();
   const problem = await siteChecked;

@@ -185,7 +185,7 @@ async function checkedManifest(get) {
 async function checkedSnapshot(download, manifest, memory, mark) {
   let bytes;
   try {
-    bytes = new Uint8Array(await (await download).arrayBuffer());
+    bytes = new Uint8Array(await download);
   } catch (error) {
     throw new Refusal(`no snapshot in this build (${error.message})`);
   }
@@ -210,11 +210,12 @@ async function checkedSnapshot(download, manifest, memory, mark) {
 // compiled code, from that cache on a repeat visit). hook(ready) gives an instantiateWasm for one
 // start that takes it once `ready` resolves too, and a promise that rejects if either fails
 // (Pyodide's own would only log it, and wait for ever).
-function compiledRuntime(get, mark) {
+function compiledRuntime(get, mark, early = null) {
   const bytesThenCompile = () => get(WASM).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
-  const compiled = typeof WebAssembly.compileStreaming === "function"
+  const compile = () => (typeof WebAssembly.compileStreaming === "function"
     ? WebAssembly.compileStreaming(get(WASM)).catch(bytesThenCompile) // e.g. a server's wrong MIME type
-    : bytesThenCompile();
+    : bytesThenCompile());
+  const compiled = early ? early.catch(compile) : compile();
   compiled.then(() => mark("wasmCompiled"), () => {});
   return function hook(ready = null) {
     let failed;
@@ -262,7 +263,11 @@ const never = new Promise(() => {});
 //   mark      mark(name) notes when each step ends (snapshotManifest, wasmCompiled, snapshotFetched,
 //             snapshotChecked, wasmInstantiated, librariesLoaded, memoryRestored, pythonStarted),
 //             for the page's phase table
-export async function startPython({ loadPyodide, site, options, packages, fetch = globalThis.fetch, mark = () => {} }) {
+//   early     {snapshot: a promise of the snapshot's bytes (ArrayBuffer), wasm: of the compiled runtime}
+//             that someone already asked for (the page, as it was parsed); either rejecting means
+//             fetch it here. The snapshot's bytes are checked the same either way.
+export async function startPython({ loadPyodide, site, options, packages, fetch = globalThis.fetch, mark = () => {},
+                                    early = {} }) {
   const get = async (path, init) => {
     const response = await fetch(new URL(path, site).href, init);
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
@@ -272,9 +277,10 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
   const checked = checkedManifest(get);
   checked.catch(() => {});
   const aborter = new AbortController();
-  const download = get(SNAPSHOT_FILE, { signal: aborter.signal });
+  const fetchSnapshot = () => get(SNAPSHOT_FILE, { signal: aborter.signal }).then((r) => r.arrayBuffer());
+  const download = early.snapshot ? early.snapshot.catch(fetchSnapshot) : fetchSnapshot();
   download.catch(() => {});
-  const runtime = compiledRuntime(get, mark);
+  const runtime = compiledRuntime(get, mark, early.wasm);
   const factory = import(new URL(FACTORY, site).href);
   const start = (settings) => withoutLoaderWasmFetch(new URL(WASM, site).href, () => loadPyodide(settings));
   let reason = "";

@@ -32,6 +32,19 @@ export function startWorker() {
   worker.onerror = failed;
 }
 
+// The large files index.html asked for as the page was parsed (window.earlyFiles), handed to the worker as each
+// arrives: {type: "early-file", name, value} (the bytes are transferred, not copied), or {type: "early-file",
+// name, error} when the page could not get it and the worker is to fetch it itself (python-start.js).
+export function handOverEarlyFiles(files = window.earlyFiles) {
+  for (const name of ["snapshot", "wasm"]) {
+    const file = files ? files[name] : Promise.reject(new Error("not asked for early"));
+    file.then(
+      (value) => worker.postMessage({ type: "early-file", name, value }, value instanceof ArrayBuffer ? [value] : []),
+      (error) => worker.postMessage({ type: "early-file", name, error: String(error && error.message ? error.message : error) }),
+    );
+  }
+}
+
 // The site's checks found a problem: the worker stops, and its requests are left unanswered.
 export function stopWorker() {
   worker.terminate();

@@ -17,6 +17,22 @@ const TEST_LABELS = "data/t10k-labels-idx1-ubyte";
 const INIT_STEPS = 3;
 
 let app = null; // mnist_core.browser.App (a PyProxy)
+
+// The snapshot's bytes and the compiled runtime, as the page hands them over ("early-file" messages: the page
+// asked for them while it was parsed); each rejects when the page could not get it (the worker then fetches it).
+const earlyFiles = {};
+for (const name of ["snapshot", "wasm"]) {
+  let settle;
+  earlyFiles[name] = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+  earlyFiles[name].settle = settle;
+  earlyFiles[name].catch(() => {});
+}
+function receiveEarlyFile({ name, value, error }) {
+  const file = earlyFiles[name];
+  if (!file) return;
+  if (error === undefined) file.settle.resolve(value);
+  else file.settle.reject(new Error(error));
+}
 let testSetLoaded = null; // the test set, loaded after "init" has answered: what needs it waits for it
 const BEFORE_TEST_SET = new Set(["init", "predict_canvas", "read_number", "select_model"]); // the requests that do not
 
@@ -67,7 +83,8 @@ async function init({ arch }) {
   let python;
   try {
     const options = { indexURL: url("pyodide/"), lockFileURL: url("pyodide/pyodide-lock.json") };
-    python = await startPython({ loadPyodide, site: BASE, options, packages: ["numpy", "mnist_core"], mark });
+    python = await startPython({ loadPyodide, site: BASE, options, packages: ["numpy", "mnist_core"], mark,
+                                 early: earlyFiles });
   } catch (error) {
     // Say which part failed: the page's checks passed, so the files are there but something in them is not.
     throw new Error(`Python (Pyodide, from pyodide/) failed to start: ${error && error.message ? error.message : error}`);
@@ -138,6 +155,7 @@ const handlers = {
 };
 
 self.onmessage = async ({ data }) => {
+  if (data.type === "early-file" && data.id === undefined) return receiveEarlyFile(data);
   const { id, type, ...args } = data;
   try {
     if (type !== "init" && app === null) throw new Error("not ready yet");

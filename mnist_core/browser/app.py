@@ -17,6 +17,10 @@ The protocol, written down once, here:
               training-progress    {...training_step's result, ms} after each step
               training-done        {model: finish_training's result, stopped}
               training-error       {error} the run failed and was dropped
+  hand-over page -> worker   {type: "early-file", name: "snapshot" | "wasm", value} without an id, or {..., error}:
+                             a large file the page asked for while it was parsed (web/index.html), the
+                             snapshot's bytes or the compiled runtime, for the worker's start (python-start.js);
+                             with an error the worker fetches it itself
 
 Every request the page sends is one of these methods, with one exception: "init", which creates the
 App in the worker (loading Python and the default model: load_shipped_model; once it has answered,
