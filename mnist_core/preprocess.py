@@ -55,10 +55,25 @@ def canvas_ink(pixels, width, height):
     values = values.reshape(height, width, channels)
     if channels == 1:
         return 255 - values[:, :, 0]
+    if channels == 4:
+        # A drawing is a little ink on a large canvas: pixels that are opaque white (or transparent) hold none,
+        # so the ink is worked out only within the box of the others (the page's canvas is 1092 x 364).
+        blank = values.reshape(-1).view(np.uint32).reshape(height, width) == np.uint32(0xFFFFFFFF)
+        rows, cols = np.flatnonzero(~blank.all(axis=1)), np.flatnonzero(~blank.all(axis=0))
+        ink = np.zeros((height, width), dtype=np.uint8)
+        if rows.size:
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            ink[box] = _rgba_ink(values[box])
+        return ink
+    return _rgba_ink(values)
+
+
+def _rgba_ink(values):
+    """(h, w, 3 or 4) uint8 RGB(A) -> ink (h, w) uint8, integer arithmetic in uint16."""
     red, green, blue = (values[:, :, c].astype(np.uint16) for c in range(3))
     luma = red * LUMA_WEIGHTS[0] + green * LUMA_WEIGHTS[1] + blue * LUMA_WEIGHTS[2]  # <= 256 * 255, fits
     ink = 255 - ((luma + 128) >> 8)
-    if channels == 4:
+    if values.shape[2] == 4:
         ink *= values[:, :, 3]                               # alpha 0 = background; <= 255 * 255, fits
         ink = (ink + 127) // 255
     return ink.astype(np.uint8)

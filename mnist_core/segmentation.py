@@ -115,7 +115,11 @@ def read_number(model, ink, strokes=None):
     "box": [x0, y0, x1, y1] (pixels, end exclusive), "image28" (784 bytes, what the model read)}]};
     an image without ink gives {"text": "", "digits": []}.
     """
-    hypotheses = segment(ink, strokes)
+    return read(model, segment(ink, strokes))
+
+
+def read(model, hypotheses):
+    """The Hypotheses of an ink image, read by `model` in one batch -> read_number's result."""
     if not hypotheses.candidates:
         return {"text": "", "digits": []}
     probabilities = model.predict_proba(hypotheses.images)      # (C, 10) float32, one batch
@@ -135,10 +139,12 @@ class Hypotheses:
     number_height: the number's height in pixels; joins: (C,) how many separate inks each
     candidate joins (its parts' touching groups, less one); cuts: the cuts through ink, each as the
     first and last boundary it lies across (boundary k between part positions k and k + 1) and its
-    reservoirs' depth; small: (P,) bool, parts short enough to be pieces.
+    reservoirs' depth; small: (P,) bool, parts short enough to be pieces; whole: True when every
+    piece of ink is in one part and none was dropped as a speck (the one candidate's image is then
+    the whole image's, as centre_digit prepares it).
     """
 
-    def __init__(self, candidates, boxes, spans, images, number_height, joins, cuts, small):
+    def __init__(self, candidates, boxes, spans, images, number_height, joins, cuts, small, whole=False):
         self.candidates = candidates
         self.boxes = boxes
         self.spans = spans
@@ -147,6 +153,7 @@ class Hypotheses:
         self.joins = joins
         self.cuts = cuts
         self.small = small
+        self.whole = whole
 
     def choose(self, probabilities):
         """The model's probabilities for the candidates (C, 10) -> indices of the candidates that make the
@@ -240,7 +247,9 @@ def segment(ink, strokes=None):
         codes = _split_touching_strokes(codes, pixels, xs, ys, samples, width, pen, parts)
     codes, parts = _merge_stacked(codes, parts)
     codes, cut = _cut_wide_parts(codes, xs, ys, number_height, parts)
-    return _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height)
+    hypotheses = _candidates(ink, inked, scale, codes, xs, ys, parts, cut, number_height)
+    hypotheses.whole = len(parts.boxes) == 1 and not (codes == DROPPED).any()
+    return hypotheses
 
 
 class Parts:

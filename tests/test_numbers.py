@@ -114,6 +114,27 @@ def test_a_single_digit_gives_exactly_what_the_single_digit_path_gives(digit, cl
         np.testing.assert_allclose(result["digits"][0]["probabilities"], single["probabilities"], rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("speck", [False, True], ids=["alone", "with a speck"])
+@pytest.mark.parametrize("form", [SEVEN, FIVE], ids=["7", "5 with its flag apart"])
+def test_the_page_s_one_drawn_digit_is_read_to_the_bit_as_predict_canvas_reads_it(form, speck):
+    """App.read_number of a canvas holding one digit: the whole canvas prepared and predicted alone, specks and
+    all, as predict_canvas does (the segmentation only says there is one digit)."""
+    app = App()
+    app.load_shipped_model("mnist-fc", SHIPPED_MODELS["mnist-fc"].read_bytes())
+    ink, drawn_strokes = drawn(shifted(form, 500))
+    if speck:
+        ink[30:34, 40:44] = 255                                      # a speck far from the digit
+    canvas = 255 - ink
+    rgba = np.dstack([canvas] * 3 + [np.full_like(canvas, 255)]).tobytes()
+    flat_strokes = [np.ravel(stroke).tolist() for stroke in drawn_strokes]
+    reading = app.read_number(rgba, WIDTH, HEIGHT, flat_strokes)
+    single = app.predict_canvas(rgba, WIDTH, HEIGHT)
+    assert len(reading["digits"]) == 1
+    digit = reading["digits"][0]
+    assert digit["image28"] == single["image28"] and digit["probabilities"] == single["probabilities"]
+    assert digit["box"][0] >= 500 - BRUSH                            # the digit's box, not the speck's
+
+
 # --- numbers of MNIST digits with visible gaps ----------------------------------------------------
 
 @pytest.mark.parametrize("number", ["07", "2026", "31415", "986543", "1111"])

@@ -185,6 +185,25 @@ def test_downscale_canvas_of_a_wide_canvas_shrinks_the_square_the_digit_was_draw
         assert abs(int(inked.any(axis=axis).sum()) - int(drawn.any(axis=axis).sum())) <= 1
 
 
+def test_rgba_ink_is_worked_out_only_around_what_is_not_white_and_equals_every_pixel_s():
+    """canvas_ink's short cut for RGBA (the ink of the box of non-white pixels) against the luma of every pixel."""
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        height, width = (int(n) for n in rng.integers(1, 40, 2))
+        rgba = np.full((height, width, 4), 255, dtype=np.uint8)
+        for _ in range(int(rng.integers(0, 6))):                       # a few marks of any colour and alpha
+            rgba[rng.integers(height), rng.integers(width)] = rng.integers(0, 256, 4)
+        if trial % 7 == 0:
+            rgba = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+        if trial % 11 == 0:
+            rgba[..., 3] = 0                                             # transparent: no ink at all
+        luma = rgba[..., :3].astype(np.int64) @ np.array([77, 150, 29])
+        expected = ((255 - ((luma + 128) >> 8)) * rgba[..., 3] + 127) // 255
+        np.testing.assert_array_equal(canvas_ink(rgba.tobytes(), width, height), expected.astype(np.uint8))
+    unaligned = memoryview(bytes(1) + bytes([255]) * 40)[1:]             # bytes at an odd address, all white
+    assert not canvas_ink(unaligned, 5, 2).any()
+
+
 def test_resample_area_average_keeps_the_mean_and_matches_the_overlap_matrix():
     rng = np.random.default_rng(0)
     image = rng.uniform(0, 255, size=(97, 61)).astype(np.float32)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..mnist import IMAGE_SIZE
 from ..preprocess import canvas_ink, centre_digit
-from ..segmentation import SegmentationError, read_number
+from ..segmentation import SegmentationError, read, segment
 from .convert import to_py
 from .predictions import prediction
 
@@ -25,10 +25,13 @@ def read_drawing(model, pixels, width, height, strokes=None):
     """Canvas bytes and the pen strokes drawn on it -> {"text", "digits": [{"digit", "probabilities", "top", "sure",
     "box" (canvas pixels, end exclusive), "image28"}]}: the number `model` reads, digits left to right."""
     ink = canvas_ink(to_py(pixels), width, height)
-    result = read_number(model, ink, _strokes(strokes))
+    hypotheses = segment(ink, _strokes(strokes))
+    result = read(model, hypotheses)
     if len(result["digits"]) == 1:
-        box = result["digits"][0]["box"]
-        result["digits"] = [{**_without_empty(prediction(model, centre_digit(ink))), "box": box}]
+        # The whole canvas as one digit, predicted alone, as predict_canvas does (its image is the candidate's
+        # when all of the ink made that one candidate).
+        image = hypotheses.images[0] if hypotheses.whole else centre_digit(ink)
+        result["digits"] = [{**_without_empty(prediction(model, image)), "box": result["digits"][0]["box"]}]
     return result
 
 
