@@ -63,9 +63,13 @@ def worker_started(requests):
 
 
 def worker_stopped(page):
-    """Whether the page has no worker running (one started alongside the site's checks is stopped)."""
-    page.wait_for_function("() => true")  # let the worker's close reach Playwright
-    return page.workers == []
+    """Whether the page has no worker running (one started as the page was parsed is stopped): the workers' close
+    reaches Playwright a moment after, so they are looked at again for up to 10 s."""
+    for _ in range(200):
+        if page.workers == []:
+            return True
+        page.wait_for_timeout(50)
+    return False
 
 
 def unbuilt_copy(destination):

@@ -25,7 +25,7 @@ import {
 import { browserProblem, siteProblem } from "./startup.js";
 import { enableTraining } from "./training.js";
 import {
-  call, handOverEarlyFiles, onNotice, onProgress, onWorkerError, startWorker, stopWorker,
+  call, onNotice, onProgress, onWorkerError, startWorker, stopEarlyWorker, stopWorker,
 } from "./worker-client.js";
 
 const buttons = { clear: $("clear"), random: $("random"), randomNumber: $("random-number"), download: $("download") };
@@ -121,15 +121,23 @@ async function workerFailed(error) {
 }
 
 async function start() {
-  if (root.dataset.problem) return; // already said (index.html: the page was opened as a file)
-  const browser = browserProblem(); // no request: before the worker
-  if (browser) return showProblem(browser);
-  // The worker starts at once; the site's checks (build.json, each file's size) run alongside it,
-  // and a problem they find (an unbuilt site, a missing or damaged file) is said plainly instead.
-  const marks = { workerCreated: performance.now() }; // when each step ended, since navigation started
+  if (root.dataset.problem) {  // already said (index.html: the page was opened as a file)
+    stopEarlyWorker();
+    return;
+  }
+  const browser = browserProblem(); // index.html started no worker then
+  if (browser) {
+    stopEarlyWorker();
+    return showProblem(browser);
+  }
+  // The worker started as the page was parsed (index.html; it starts Python at once) or starts now; the
+  // site's checks (build.json, each file's size) run alongside it, and a problem they find (an unbuilt
+  // site, a missing or damaged file) is said plainly instead.
+  // When each step ended, since navigation started: the page's modules loaded, the worker created.
+  const marks = { modulesLoaded: performance.now() };
+  marks.workerCreated = window.earlyWorker ? window.earlyWorker.created : performance.now();
   startWorker();
   const ready = call("init", { arch: state.model });
-  handOverEarlyFiles();
   ready.catch(() => {}); // awaited below, once the checks have passed
   siteChecked = siteProblem();
   const problem = await siteChecked;

@@ -181,7 +181,8 @@ async function checkedManifest(get) {
 }
 
 // The snapshot's bytes, checked against the manifest's sha256 and key, decoded into `memory`, with
-// its libraries compiled: {files, libraries}.
+// its libraries compiled: {files, libraries}. The sha256 is worked out while the bytes are decoded and
+// the libraries compile: none of it is used unless the check passes.
 async function checkedSnapshot(download, manifest, memory, mark) {
   let bytes;
   try {
@@ -190,20 +191,24 @@ async function checkedSnapshot(download, manifest, memory, mark) {
     throw new Refusal(`no snapshot in this build (${error.message})`);
   }
   mark("snapshotFetched");
-  const found = await sha256(bytes);
-  if (found !== manifest.sha256) throw new Refusal(`damaged: ${SNAPSHOT_FILE} has sha256 ${found}, expected ${manifest.sha256}`);
-  let snapshot;
+  const digest = sha256(bytes);
+  let snapshot = null, decodeError = null, libraries = null;
   try {
     snapshot = decodeSnapshot(bytes, memory);
+    libraries = Promise.all(snapshot.libraries.map(async ([path, code]) => [path, await WebAssembly.compile(code)]));
+    libraries.catch(() => {});
   } catch (error) {
-    throw new Refusal(`damaged: ${SNAPSHOT_FILE}: ${error.message}`);
+    decodeError = error;
   }
+  const found = await digest;
+  if (found !== manifest.sha256) throw new Refusal(`damaged: ${SNAPSHOT_FILE} has sha256 ${found}, expected ${manifest.sha256}`);
+  if (decodeError) throw new Refusal(`damaged: ${SNAPSHOT_FILE}: ${decodeError.message}`);
   if (snapshot.header.key !== manifest.key) {
     throw new Refusal(`stale: ${SNAPSHOT_FILE} has key ${snapshot.header.key}, expected ${manifest.key}`);
   }
-  const libraries = await Promise.all(snapshot.libraries.map(async ([path, code]) => [path, await WebAssembly.compile(code)]));
+  const compiled = await libraries;
   mark("snapshotChecked");
-  return { files: snapshot.files, libraries };
+  return { files: snapshot.files, libraries: compiled };
 }
 
 // The runtime's wasm, compiled while everything else downloads (and, where the engine caches

@@ -22,29 +22,13 @@ const BUILT_DIRS = ["pyodide", "models", "data"];
 
 const problem = (kind, message) => ({ kind, message });
 
-// Module workers: an older browser ignores {type: "module"} without reading it, then fails on
-// worker.js's first `import`. Reading the option is the tell (a blob: worker, so no request).
-function moduleWorkersSupported() {
-  if (typeof Worker !== "function") return false;
-  let read = false;
-  const options = { get type() { read = true; return "module"; } };
-  const url = URL.createObjectURL(new Blob([""], { type: "text/javascript" }));
-  try {
-    new Worker(url, options).terminate();
-  } catch {
-    return false;
-  } finally {
-    URL.revokeObjectURL(url);
-  }
-  return read;
-}
-
-export function browserProblem() {
-  if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
+// What index.html found this browser can do (window.browserSupport: asked once there, before the worker starts).
+export function browserProblem({ webAssembly, moduleWorkers } = window.browserSupport) {
+  if (!webAssembly) {
     return problem("webassembly", "This browser has no WebAssembly (missing or turned off), which Python in the page " +
                                   "needs: turn it on, or use a current Chrome, Edge, Firefox or Safari.");
   }
-  if (!moduleWorkersSupported()) {
+  if (!moduleWorkers) {
     return problem("module-worker", "This browser cannot start module workers (Chrome 80+, Firefox 114+ and " +
                                     "Safari 15+ can), which the page runs Python in: update the browser.");
   }

@@ -26,23 +26,23 @@ export function onNotice(type, listener) {
   noticeListeners.set(type, [...(noticeListeners.get(type) || []), listener]);
 }
 
-export function startWorker() {
-  worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+// The worker index.html started as the page was parsed (window.earlyWorker), with what it said meanwhile; or, where
+// there is none, a new one, told to fetch the large files itself (python-start.js).
+export function startWorker(early = window.earlyWorker) {
+  worker = early ? early.worker : new Worker(new URL("worker.js", import.meta.url), { type: "module" });
   worker.onmessage = receive;
   worker.onerror = failed;
+  if (early) {
+    early.messages.forEach(receive);
+    early.errors.forEach(failed);
+  } else {
+    for (const name of ["snapshot", "wasm"]) worker.postMessage({ type: "early-file", name, error: "no early worker" });
+  }
 }
 
-// The large files index.html asked for as the page was parsed (window.earlyFiles), handed to the worker as each
-// arrives: {type: "early-file", name, value} (the bytes are transferred, not copied), or {type: "early-file",
-// name, error} when the page could not get it and the worker is to fetch it itself (python-start.js).
-export function handOverEarlyFiles(files = window.earlyFiles) {
-  for (const name of ["snapshot", "wasm"]) {
-    const file = files ? files[name] : Promise.reject(new Error("not asked for early"));
-    file.then(
-      (value) => worker.postMessage({ type: "early-file", name, value }, value instanceof ArrayBuffer ? [value] : []),
-      (error) => worker.postMessage({ type: "early-file", name, error: String(error && error.message ? error.message : error) }),
-    );
-  }
+// A worker index.html started, where the page finds it cannot go on.
+export function stopEarlyWorker(early = window.earlyWorker) {
+  if (early) early.worker.terminate();
 }
 
 // The site's checks found a problem: the worker stops, and its requests are left unanswered.

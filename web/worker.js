@@ -69,27 +69,32 @@ function callApp(type, args = {}) {
   }
 }
 
+// When each step ended (epoch ms: the page puts them on its own clock), for bench/bench_web.py.
+const marks = {};
+const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
+mark("workerRunning");
+
+// Python starts as soon as the worker runs (index.html starts the worker as the page is parsed); init waits for it.
+const python = startPython({
+  loadPyodide, site: BASE, options: { indexURL: url("pyodide/"), lockFileURL: url("pyodide/pyodide-lock.json") },
+  packages: ["numpy", "mnist_core"], mark, early: earlyFiles,
+});
+python.catch(() => {}); // reported by init
+
 async function init({ arch }) {
   // The model downloads while Python starts; the test set only once the page is ready (it would
   // compete with the start for the connections and the cores).
   const model = fetchBytes(modelPath(arch));
   model.catch(() => {}); // reported where awaited
-  // When each step ended (epoch ms: the page puts them on its own clock), for bench/bench_web.py.
-  const marks = {};
-  const mark = (name) => { marks[name] = performance.timeOrigin + performance.now(); };
-  mark("workerRunning");
-
   progress(0, "Loading Python, NumPy and mnist_core (Pyodide)…");
-  let python;
+  let started;
   try {
-    const options = { indexURL: url("pyodide/"), lockFileURL: url("pyodide/pyodide-lock.json") };
-    python = await startPython({ loadPyodide, site: BASE, options, packages: ["numpy", "mnist_core"], mark,
-                                 early: earlyFiles });
+    started = await python;
   } catch (error) {
     // Say which part failed: the page's checks passed, so the files are there but something in them is not.
     throw new Error(`Python (Pyodide, from pyodide/) failed to start: ${error && error.message ? error.message : error}`);
   }
-  const { pyodide } = python;
+  const { pyodide } = started;
   progress(1, "Starting mnist_core…");
   const { App } = pyodide.pyimport("mnist_core.browser");
   app = App();
@@ -103,7 +108,7 @@ async function init({ arch }) {
     notify({ type: "test-set", count });
   });
   testSetLoaded.catch(() => {}); // the requests that wait for it report it
-  return { model: arch, marks, start: python.start, startReason: python.reason };
+  return { model: arch, marks, start: started.start, startReason: started.reason };
 }
 
 // A shipped model is fetched the first time it is selected (or again after forgetting what it learned).
