@@ -66,3 +66,37 @@ def browser():
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def session(browser, origin):
+    """A ready page on the site, its context's every request recorded (web_support.PageSession), one per module."""
+    from web_support import PageSession, wait_until_ready
+    session = PageSession(browser, origin)
+    wait_until_ready(session.page)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def page(session):
+    """The shared ready page, cleared, with mnist-fc selected."""
+    from web_support import select_model
+    page = session.page
+    if page.get_attribute("#app", "data-model") != "mnist-fc":
+        select_model(page, "mnist-fc")
+    page.click("#clear")
+    page.evaluate("scrollTo(0, 0)")  # a test that tabbed or clicked further down leaves the canvas on screen
+    return page
+
+
+@pytest.fixture(scope="module")
+def native(site):
+    """Native mnist_core with the site's own models and test set, mnist-fc selected (the page's default)."""
+    from mnist_core.browser import App
+    from web_support import site_model_path, site_test_set
+    app = App()
+    app.test_set.images, app.test_set.labels = site_test_set(site)
+    for arch in ("mnist-cnn", "mnist-fc"):
+        app.load_shipped_model(arch, site_model_path(arch, site).read_bytes())
+    return app

@@ -12,8 +12,7 @@ import pytest
 
 from browser_engines import launch, missing_reason
 from conftest import skip_unless_available
-from mnist_core.browser import App
-from web_support import serve_site, site_model_path, site_test_set
+from web_support import serve_site
 
 pytestmark = pytest.mark.browser
 
@@ -35,14 +34,6 @@ EVALUATE = """async () => {
     return {accuracy, loss};
 }"""
 OFFLINE = "() => document.querySelector('#app').dataset.offline"
-
-
-@pytest.fixture(scope="module")
-def native(site):
-    app = App()
-    app.test_set.images, app.test_set.labels = site_test_set(site)
-    app.load_shipped_model("mnist-fc", site_model_path("mnist-fc", site).read_bytes())
-    return app
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ import pytest
 
 from conftest import skip_unless_available
 from handwriting import STYLES
-from mnist_core.browser import App
-from web_support import ARTIFACTS_DIR, chromium_missing_reason, draw_strokes, site_model_path, wait_until_ready
+from web_support import ARTIFACTS_DIR, chromium_missing_reason, draw_strokes, select_model, wait_until_ready
 
 pytestmark = [pytest.mark.browser, skip_unless_available(chromium_missing_reason())]
 
@@ -34,7 +33,7 @@ window.Worker = class extends PageWorker {
     this.addEventListener("message", ({ data }) => { if (data.id !== undefined) workerLog.push(["answer", data.id]); });
   }
   postMessage(message, transfer) {
-    workerLog.push(["request", message.id, message.type]);
+    if (message.id !== undefined) workerLog.push(["request", message.id, message.type]);  // requests, not hand-overs
     return super.postMessage(message, transfer);
   }
 };
@@ -74,26 +73,10 @@ def session(browser, origin):
 
 
 @pytest.fixture
-def page(session):
-    page = session.page
-    if page.get_attribute("#app", "data-model") != "mnist-fc":
-        select_model(page, "mnist-fc")
+def page(page):
+    """conftest's shared page (this module's session's), cleared, mnist-fc, the saliency against the runner-up."""
     page.select_option("#versus", "")
-    page.click("#clear")
     return page
-
-
-@pytest.fixture(scope="module")
-def native(site):
-    app = App()
-    for arch in ("mnist-cnn", "mnist-fc"):
-        app.load_shipped_model(arch, site_model_path(arch, site).read_bytes())
-    return app
-
-
-def select_model(page, arch):
-    page.select_option("#model", arch)
-    page.wait_for_selector(f'#app[data-model="{arch}"]')
 
 
 def explanation_count(page):
@@ -201,7 +184,7 @@ def test_an_explanation_is_asked_for_only_when_no_prediction_is_on_its_way_and_o
     inside = [(type, waiting) for type, waiting in sent if type in INSIDE_REQUESTS]
     assert sum(type == "explain" for type, _ in inside) >= 2 and ("unit_weights", []) in inside
     for type, waiting in inside:
-        assert "predict_canvas" not in waiting, f"{type} sent while a prediction was on its way"
+        assert not {"read_number", "predict_canvas"} & set(waiting), f"{type} sent while a prediction was on its way"
         assert type not in waiting, f"a second {type} sent while one was on its way"
     assert session.errors == []
 

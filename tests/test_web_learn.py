@@ -24,13 +24,15 @@ from handwriting import STYLES, misread_styles, variant
 from mnist_core.browser import App
 from mnist_core.formats.gguf_constants import KEY_CORRECTIONS, KEY_TRAINING_COMMAND
 from mnist_core.models import load_model
-from test_web_page import PageSession, canvas_rgba, last_result, select_model
+from test_web_page import canvas_rgba, last_result
 from web_support import (
     ARTIFACTS_DIR,
+    PageSession,
     chromium_missing_reason,
     draw_strokes,
     kept_in_browser,
     page_model_file,
+    select_model,
     site_model_path,
     site_test_set,
     weights_differing,

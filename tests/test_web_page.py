@@ -11,13 +11,13 @@ import pytest
 
 from conftest import skip_unless_available
 from handwriting import STROKES
-from mnist_core.browser import App
 from mnist_core.models import load_model
 from web_support import (
     ARTIFACTS_DIR,
+    PageSession,
     chromium_missing_reason,
+    select_model,
     site_model_path,
-    site_test_set,
     wait_until_ready,
 )
 
@@ -30,71 +30,7 @@ TRAINED_ACCURACY = 0.9  # below this on test images, the site's models are place
 STROKE_ONE, STROKE_SEVEN = STROKES[1], STROKES[7]
 
 
-# site, origin and browser: tests/conftest.py
-
-
-class PageSession:
-    """A page on the site, with every request made in its browser context recorded: the page's, its Web
-    Worker's and its service worker's (`service_worker_requests` holds the last ones again)."""
-
-    def __init__(self, browser, origin, **context_options):
-        self.origin = origin
-        self.context = browser.new_context(accept_downloads=True, **context_options)
-        self.requests = []
-        self.service_worker_requests = []
-        self.errors = []
-        self.context.on("request", self._record)
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.goto(f"{origin}/index.html")
-
-    def _record(self, request):
-        self.requests.append(request.url)
-        if request.service_worker is not None:
-            self.service_worker_requests.append(request.url)
-
-    def foreign_requests(self):
-        """Requests whose URL is not on the page's origin (blob: URLs of our own origin count as ours)."""
-        own = (self.origin + "/", f"blob:{self.origin}/")
-        return [url for url in self.requests if not url.startswith(own)]
-
-    def close(self):
-        self.context.close()
-
-
-@pytest.fixture(scope="module")
-def session(browser, origin):
-    session = PageSession(browser, origin)
-    wait_until_ready(session.page)
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def page(session):
-    """The shared ready page, cleared, with mnist-fc selected."""
-    page = session.page
-    if page.get_attribute("#app", "data-model") != "mnist-fc":
-        select_model(page, "mnist-fc")
-    page.click("#clear")
-    page.evaluate("scrollTo(0, 0)")  # a test that tabbed or clicked further down leaves the canvas on screen
-    return page
-
-
-@pytest.fixture(scope="module")
-def native(site):
-    """Native mnist_core with the site's own models and test set."""
-    app = App()
-    app.test_set.images, app.test_set.labels = site_test_set(site)
-    for arch in ("mnist-cnn", "mnist-fc"):
-        app.load_shipped_model(arch, site_model_path(arch, site).read_bytes())
-    assert app.models.selected == "mnist-fc"  # the page's default; tests that switch use app.models directly
-    return app
-
-
-def select_model(page, arch):
-    page.select_option("#model", arch)
-    page.wait_for_selector(f'#app[data-model="{arch}"]')
+# site, origin, browser, session, page and native: tests/conftest.py
 
 
 def prediction_count(page):

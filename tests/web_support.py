@@ -210,6 +210,41 @@ def draw_strokes(page, strokes, clear=True):
     return int(page.get_attribute("#prediction", "data-digit"))
 
 
+class PageSession:
+    """A page on the site, with every request made in its browser context recorded: the page's, its Web
+    Worker's and its service worker's (`service_worker_requests` holds the last ones again)."""
+
+    def __init__(self, browser, origin, **context_options):
+        self.origin = origin
+        self.context = browser.new_context(accept_downloads=True, **context_options)
+        self.requests = []
+        self.service_worker_requests = []
+        self.errors = []
+        self.context.on("request", self._record)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(f"{origin}/index.html")
+
+    def _record(self, request):
+        self.requests.append(request.url)
+        if request.service_worker is not None:
+            self.service_worker_requests.append(request.url)
+
+    def foreign_requests(self):
+        """Requests whose URL is not on the page's origin (blob: URLs of our own origin count as ours)."""
+        own = (self.origin + "/", f"blob:{self.origin}/")
+        return [url for url in self.requests if not url.startswith(own)]
+
+    def close(self):
+        self.context.close()
+
+
+def select_model(page, arch):
+    """Choose a model in the page's #model list and wait until the worker has it."""
+    page.select_option("#model", arch)
+    page.wait_for_selector(f'#app[data-model="{arch}"]')
+
+
 # What the page keeps and which weights its models have, asked of the page as the page itself would ask.
 MODEL_FILE = """async (name) => {
     const bytes = (await window.mnistCore.call('model_file', {name})).bytes;

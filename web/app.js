@@ -33,8 +33,11 @@ const modelSelect = $("model");
 const centreBox = $("centre");
 
 // For tests and bench/bench_web.py: talk to the worker as the page does; `last` is the last prediction shown,
-// `reading` the last reading of the canvas, `strokes()` the strokes drawn on it (what read_number was sent).
-window.mnistCore = { call, last: null, reading: null, strokes: () => state.strokes.map((points) => [...points]) };
+// `reading` the last reading of the canvas, `strokes()` the strokes drawn on it (what read_number was sent),
+// `sample()` the test image or random number on the canvas (its layout: [{label, box}]).
+window.mnistCore = {
+  call, last: null, reading: null, strokes: () => state.strokes.map((points) => [...points]), sample: () => state.sample,
+};
 
 onProgress(({ step, steps, text }) => {
   $("status").textContent = text;

@@ -19,10 +19,26 @@ function ordinal(n) {
   return `${n}${suffix}`;
 }
 
+// The true digit under each digit read, from a random number's layout ([{label, box}]): the one whose box it
+// overlaps most, left to right; null where it overlaps none (a piece read as a digit of its own).
+function truthUnder(digits, layout) {
+  if (!layout) return null;
+  const across = (a, b) => Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  return digits.map(({ box }) => {
+    let best = null, most = 0;
+    for (const truth of layout) {
+      const overlap = across(box, truth.box);
+      if (overlap > most) [best, most] = [truth.label, overlap];
+    }
+    return best;
+  });
+}
+
 // Show a reading of several digits, `chosen` the digit shown below; `choose(i)` is called when the user picks
-// another. `truth` (a random number's labels) marks the digits read wrong.
-export function showNumber(reading, chosen, choose, truth) {
+// another. `layout` (a random number's test images: [{label, box}]) marks the digits read wrong.
+export function showNumber(reading, chosen, choose, layout) {
   const { digits } = reading;
+  const truth = truthUnder(digits, layout);
   panel.hidden = false;
   panel.dataset.text = reading.text;
   panel.dataset.count = String(digits.length);
@@ -40,8 +56,7 @@ function digitButton(digit, i, pressed, choose, truth) {
   button.dataset.digit = String(digit.digit);
   button.dataset.sure = String(digit.sure);
   button.setAttribute("aria-pressed", String(pressed));
-  const wrong = truth && truth[i] !== undefined && Number(truth[i]) !== digit.digit;
-  if (wrong) button.dataset.wrong = "true";
+  if (truth && truth[i] !== digit.digit) button.dataset.wrong = "true";
   const picture = document.createElement("canvas");
   picture.width = picture.height = 28;
   const pixels = picture.getContext("2d").createImageData(28, 28);
@@ -55,7 +70,7 @@ function digitButton(digit, i, pressed, choose, truth) {
   probability.textContent = percent(digit.probabilities[digit.digit]);
   button.append(picture, read, probability);
   const doubt = digit.sure ? "" : `, not sure: ${digit.top[0][0]} or ${digit.top[1][0]}`;
-  const truthText = truth ? `, the test image is a ${truth[i]}` : "";
+  const truthText = !truth ? "" : truth[i] === null ? ", over no test image" : `, the test image is a ${truth[i]}`;
   button.setAttribute("aria-label", `${ordinal(i + 1)} digit: ${digit.digit} (${percent(digit.probabilities[digit.digit])}` +
                                     `${doubt})${truthText}`);
   button.addEventListener("click", () => choose(i));
@@ -71,7 +86,7 @@ function drawBoxes(digits, chosen, truth) {
     box.className = "box";
     if (i === chosen) box.classList.add("chosen");
     if (!digit.sure) box.classList.add("unsure");
-    if (truth && Number(truth[i]) !== digit.digit) box.classList.add("wrong");
+    if (truth && truth[i] !== digit.digit) box.classList.add("wrong");
     Object.assign(box.style, {
       left: `${(100 * x0) / canvas.width}%`, top: `${(100 * y0) / canvas.height}%`,
       width: `${(100 * (x1 - x0)) / canvas.width}%`, height: `${(100 * (y1 - y0)) / canvas.height}%`,

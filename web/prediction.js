@@ -80,8 +80,8 @@ export function showReading(reading, { announce }) {
     return showPrediction({ ...shown, model, ms }, { announce });
   }
   const chosen = state.chosen !== null && state.chosen < digits.length ? state.chosen : digits.length - 1;
-  const truth = state.sample && state.sample.number ? state.sample.text : null;
-  showNumber(reading, chosen, chooseDigit, truth);
+  const layout = state.sample && state.sample.number ? state.sample.digits : null;
+  showNumber(reading, chosen, chooseDigit, layout);
   $("digit-label").textContent = `Digit ${chosen + 1} of ${digits.length}`;
   showPrediction({ ...digits[chosen], model, ms }, { announce, lead: numberAnnouncement(reading, chosen) });
 }
@@ -111,7 +111,8 @@ export async function randomNumber() {
   const layout = await call("random_number", { width, height });
   drawNumber(layout);
   state.chosen = null;
-  showSample({ number: true, indices: layout.digits.map((d) => d.index), text: layout.text });
+  showSample({ number: true, indices: layout.digits.map((d) => d.index), text: layout.text,
+               digits: layout.digits.map(({ label, box }) => ({ label, box })) });
   await predictCanvas({ announce: true });
 }
 
