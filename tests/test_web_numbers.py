@@ -47,15 +47,15 @@ def label_under(box, layout):
 
 
 def shown_boxes(page):
-    """The boxes drawn over the canvas, back in canvas pixels (x0, y0, x1, y1), and their labels."""
+    """The boxes drawn over the canvas, in the canvas's own pixels (x0, y0, x1, y1) as it shows them (its content,
+    inside its border), and their labels."""
     return page.evaluate("""() => {
-        const canvas = document.querySelector('#canvas');
-        const frame = document.querySelector('#boxes').getBoundingClientRect();
-        const sx = canvas.width / frame.width, sy = canvas.height / frame.height;
+        const canvas = document.querySelector('#canvas'), frame = canvas.getBoundingClientRect();
+        const left = frame.left + canvas.clientLeft, top = frame.top + canvas.clientTop;
+        const sx = canvas.width / canvas.clientWidth, sy = canvas.height / canvas.clientHeight;
         return [...document.querySelectorAll('#boxes .box')].map((box) => {
             const b = box.getBoundingClientRect();
-            return {box: [(b.left - frame.left) * sx, (b.top - frame.top) * sy, (b.right - frame.left) * sx,
-                          (b.bottom - frame.top) * sy],
+            return {box: [(b.left - left) * sx, (b.top - top) * sy, (b.right - left) * sx, (b.bottom - top) * sy],
                     label: box.dataset.digit, chosen: box.classList.contains('chosen')};
         }); }""")
 
