@@ -65,10 +65,13 @@ MAX_CUTS = 3               # cut candidates per part: enough for three digits to
 CUT_ROWS = 64              # cuts are searched on this many rows of blocks: fine enough to pass between strokes
 CUT_STEP = 0.1             # a cut's sideways step costs a tenth of crossing a block of ink
 SEED_BAND = 0.1            # a cut stays this close (of the part's height) to the column it was seeded at
-# Cuts are seeded where water poured on the part would stand at least this deep, above and below together,
-# as a fraction of its height: about 90 % of touching pairs' boundaries are that deep, and under 15 % of
-# single wide digits are anywhere (bench/bench_numbers.py's numbers).
+# Water poured on a part stands at least this deep, above and below together, as a fraction of its height,
+# at about 90 % of touching pairs' boundaries, and anywhere in under 15 % of single wide digits
+# (bench/bench_numbers.py's numbers): a cut that deep costs CUT_FACTOR.
 MIN_RESERVOIR = 0.2
+# Cuts are seeded from this depth: digits touching along a side (a 1 against a 0's flank) leave only a shallow
+# notch above and below; such a cut costs down to SHALLOW_CUT_FACTOR (cut_cost), as most are inside one digit.
+SEED_RESERVOIR = 0.15
 DEEP_RESERVOIR = 0.6       # ... and from this deep (the median at touching pairs) a cut costs DEEP_CUT_FACTOR
 # Parts that do not touch may be one digit when they overlap horizontally by this much of the narrower
 # (a 7's crossbar, a broken digit's pieces); digits side by side overlap less.
@@ -86,6 +89,7 @@ MAX_PARTS = 5              # parts per digit: a broken digit's pieces, or a wide
 # The segmentation's score besides the model's probabilities (chosen on bench/bench_numbers.py).
 CUT_FACTOR = 0.7           # separating touching ink needs the model 1.4 times as sure as keeping it whole
 DEEP_CUT_FACTOR = 0.75     # ... a little less where water would stand deep between the two (cut_cost)
+SHALLOW_CUT_FACTOR = 0.5   # ... and twice as sure where it would stand only SEED_RESERVOIR deep
 JOIN_FACTOR = 0.5          # joining inks that do not touch into one digit needs it twice as sure
 SKIP_PROBABILITY = 0.01    # leaving a small part out: only when no digit takes it in at even 1 %
 # Width over height of each digit's ink box in MNIST's 60,000 training images (ink above INK_THRESHOLD):
@@ -549,7 +553,10 @@ def _cut_wide_parts(codes, xs, ys, number_height, parts):
 def cut_cost(depth):
     """log-score of a cut whose seed's reservoirs are `depth` of the part's height deep: log(CUT_FACTOR) at
     MIN_RESERVOIR, rising to log(DEEP_CUT_FACTOR) at DEEP_RESERVOIR (water that deep stands between digits
-    more often than inside one)."""
+    more often than inside one), and falling to log(SHALLOW_CUT_FACTOR) at SEED_RESERVOIR."""
+    if depth < MIN_RESERVOIR:
+        shallow = min(1.0, (MIN_RESERVOIR - depth) / (MIN_RESERVOIR - SEED_RESERVOIR))
+        return (1 - shallow) * np.log(CUT_FACTOR) + shallow * np.log(SHALLOW_CUT_FACTOR)
     deep = float(np.clip((depth - MIN_RESERVOIR) / (DEEP_RESERVOIR - MIN_RESERVOIR), 0, 1))
     return (1 - deep) * np.log(CUT_FACTOR) + deep * np.log(DEEP_CUT_FACTOR)
 
@@ -561,7 +568,7 @@ def _cut_paths(mask, piece):
     Where two digits touch, the ink's outline dips between them from above and from below: water
     poured on the part would stand deep there (the "water reservoir" of touching-numeral
     segmentation). The columns where the reservoirs above and below are deepest together, at least
-    MIN_RESERVOIR of the part's height, are the seeds, at least `piece` from the part's ends and
+    SEED_RESERVOIR of the part's height, are the seeds, at least `piece` from the part's ends and
     from each other. Each cut is then the path
     through its seed's neighbourhood (SEED_BAND) from the top to the bottom that crosses the least
     ink, found by dynamic programming over rows as seam carving does (each row the path moves at
@@ -587,7 +594,7 @@ def _cut_paths(mask, piece):
     depth[:margin] = depth[wb - margin:] = -1
     seeds = []
     for column in np.argsort(-depth, kind="stable"):
-        if depth[column] < MIN_RESERVOIR * hb or len(seeds) == MAX_CUTS:
+        if depth[column] < SEED_RESERVOIR * hb or len(seeds) == MAX_CUTS:
             break
         if all(abs(column - seed) * block >= piece for seed in seeds):
             seeds.append(int(column))
