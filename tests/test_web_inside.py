@@ -74,8 +74,10 @@ def session(browser, origin):
 
 @pytest.fixture
 def page(page):
-    """conftest's shared page (this module's session's), cleared, mnist-fc, the saliency against the runner-up."""
+    """conftest's shared page (this module's session's), cleared, mnist-fc, the saliency against the runner-up,
+    scrolled back to the top (choosing in #versus scrolls it into view; the tests draw on the canvas)."""
     page.select_option("#versus", "")
+    page.evaluate("scrollTo(0, 0)")
     return page
 
 

@@ -286,6 +286,27 @@ def test_download_saves_the_784_model_input_bytes_as_image_raw(page, native, tmp
     assert data == native.test_set.images[index].tobytes()
 
 
+def test_a_tap_leaves_a_dot_and_the_last_of_a_stroke_is_read_while_it_goes_on(page):
+    """A line of no length draws nothing on a canvas: the page draws a tap as a dot. And live predictions come at
+    most every 60 ms, the last one for the ink drawn since, so a stroke that pauses shows what it holds."""
+    box = page.locator("#canvas").bounding_box()
+    scale = box["height"] / 364
+    page.mouse.move(box["x"] + 100 * scale, box["y"] + 100 * scale)
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_function("document.querySelector('#prediction').dataset.state === 'final'")
+    red = np.frombuffer(canvas_rgba(page)[0], np.uint8)[::4]
+    assert (red < 128).sum() >= 250                                  # a dot of the 20-pixel brush: about 314 pixels
+    page.click("#clear")
+    page.mouse.move(box["x"] + 100 * scale, box["y"] + 60 * scale)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 270 * scale, box["y"] + 60 * scale, steps=3)  # within 60 ms of the press
+    page.wait_for_function("() => window.mnistCore.reading && window.mnistCore.reading.digits.length === 1 "
+                           "&& window.mnistCore.reading.digits[0].box[2] >= 260")  # the whole bar, mouse still down
+    assert page.get_attribute("#prediction", "data-state") == "live"
+    page.mouse.up()
+
+
 def test_clear_empties_the_canvas_and_the_prediction(page):
     draw(page, STROKE_ONE)
     page.click("#clear")

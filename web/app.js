@@ -20,7 +20,8 @@ import { enableLearning } from "./learning.js";
 import { enableModelFiles } from "./model-files.js";
 import { keepOffline } from "./offline.js";
 import {
-  drawPreview, predictCanvas, predictLive, randomNumber, randomSample, repredict, settled, showReading, showSample,
+  cancelLive, drawPreview, predictCanvas, predictLive, randomNumber, randomSample, repredict, settled, showReading,
+  showSample,
 } from "./prediction.js";
 import { browserProblem, siteProblem } from "./startup.js";
 import { enableTraining } from "./training.js";
@@ -53,12 +54,16 @@ onNotice("test-set", ({ count }) => {
 listenForStrokes({
   start: () => { if (state.sample) showSample(null); },
   move: predictLive,
-  end: () => predictCanvas({ announce: true }),
+  end: () => {
+    cancelLive();
+    predictCanvas({ announce: true });
+  },
 });
 
 // ---------------------------------------------------------------- buttons and options
 
 buttons.clear.addEventListener("click", () => {
+  cancelLive();
   clearCanvas();
   showSample(null);
   state.chosen = null;

@@ -62,15 +62,22 @@ let stroke = null; // {pointerId, x, y, points} while a pointer draws
 
 function drawSegment([x, y]) {
   ctx.beginPath();
-  ctx.moveTo(stroke.x, stroke.y);
-  ctx.lineTo(x, y);
-  ctx.stroke();
+  if (x === stroke.x && y === stroke.y) {  // a tap: a dot (a line of no length draws nothing)
+    ctx.arc(x, y, STROKE_WIDTH / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  } else {
+    ctx.moveTo(stroke.x, stroke.y);
+    ctx.lineTo(x, y);
+    ctx.stroke();
+  }
   stroke.x = x;
   stroke.y = y;
   stroke.points.push(Math.round(x), Math.round(y));
 }
 
-const brush = () => Object.assign(ctx, { strokeStyle: "#000", lineWidth: STROKE_WIDTH, lineCap: "round", lineJoin: "round" });
+const brush = () => Object.assign(ctx, {
+  strokeStyle: "#000", fillStyle: "#000", lineWidth: STROKE_WIDTH, lineCap: "round", lineJoin: "round",
+});
 
 // Pointer drawing; the callbacks hear when a stroke starts, moves and ends. What was drawn before
 // (index.html's early strokes, from the first paint) stays on the canvas, and a stroke in progress

@@ -17,12 +17,24 @@ const NOTHING = new Uint8Array(784);
 let inFlight = null;       // the prediction the worker is working on
 let queued = null;         // {announce}: the canvas changed since; predict again when free
 let lastLive = 0;
+let liveTimer = null;      // a live prediction put off to the end of the interval
 
+// While a stroke goes on: at most one prediction every LIVE_INTERVAL_MS, and one at the end of the interval for
+// what was drawn during it, so that the last of the ink is always read (not only when the stroke ends).
 export function predictLive() {
-  const now = performance.now();
-  if (now - lastLive < LIVE_INTERVAL_MS) return;
-  lastLive = now;
+  const wait = LIVE_INTERVAL_MS - (performance.now() - lastLive);
+  if (wait > 0) {
+    liveTimer ||= setTimeout(() => { liveTimer = null; predictLive(); }, wait);
+    return;
+  }
+  lastLive = performance.now();
   predictCanvas({ announce: false });
+}
+
+// The stroke ended (its final prediction follows) or the canvas changed otherwise: no live prediction is due.
+export function cancelLive() {
+  clearTimeout(liveTimer);
+  liveTimer = null;
 }
 
 // Read what the canvas shows: as a number, prepared like MNIST; or, with that option off, the whole canvas
