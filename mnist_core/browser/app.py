@@ -137,9 +137,12 @@ class App:
         """A number of `digits` random test images (None: 2 to 5), seeded or from the app's generator, laid out on a
         width x height canvas -> {"text" (their labels), "scale", "digits": [{"index", "label", "image28", "x", "y",
         "box"}]}: the page paints each image at (x, y), `scale` canvas pixels per pixel, then reads the canvas."""
-        count = (MIN_DIGITS, MAX_DIGITS) if digits is None else operator.index(digits)
-        if not 1 <= (count[1] if isinstance(count, tuple) else count) <= MAX_DIGITS:
-            raise ValueError(f"a random number has 1 to {MAX_DIGITS} digits, not {digits}")
+        if digits is None:
+            count = (MIN_DIGITS, MAX_DIGITS)
+        else:
+            count = operator.index(digits)
+            if not 1 <= count <= MAX_DIGITS:
+                raise ValueError(f"a random number has 1 to {MAX_DIGITS} digits, not {digits}")
         indices = self.test_set.random_indices(count, seed)
         images, labels = zip(*(self.test_set.image(index) for index in indices), strict=True)
         return lay_out_number(images, labels, indices, width, height)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..mnist import IMAGE_SIZE
 from ..preprocess import canvas_ink, centre_digit
-from ..segmentation import SegmentationError, read, segment
+from ..segmentation import read, segment
 from .convert import to_py
 from .predictions import prediction
 
@@ -25,7 +25,7 @@ def read_drawing(model, pixels, width, height, strokes=None):
     """Canvas bytes and the pen strokes drawn on it -> {"text", "digits": [{"digit", "probabilities", "top", "sure",
     "box" (canvas pixels, end exclusive), "image28"}]}: the number `model` reads, digits left to right."""
     ink = canvas_ink(to_py(pixels), width, height)
-    hypotheses = segment(ink, _strokes(strokes))
+    hypotheses = segment(ink, to_py(strokes))  # JavaScript's arrays of Float32Array: a list of memoryviews
     result = read(model, hypotheses)
     if len(result["digits"]) == 1:
         # The whole canvas as one digit, predicted alone, as predict_canvas does (its image is the candidate's
@@ -37,26 +37,6 @@ def read_drawing(model, pixels, width, height, strokes=None):
 
 def _without_empty(found):
     return {key: value for key, value in found.items() if key != "empty"}
-
-
-def _strokes(strokes):
-    """The strokes as the page sends them (a list of flat x0, y0, x1, y1, ... typed arrays) -> a list of (n, 2)
-    float arrays, or None. Malformed strokes are a SegmentationError naming the problem."""
-    strokes = to_py(strokes)
-    if strokes is None:
-        return None
-    if not isinstance(strokes, (list, tuple)):
-        raise SegmentationError(f"strokes must be a list of point lists, got {type(strokes).__name__}")
-    arrays = []
-    for stroke in strokes:
-        try:
-            values = np.asarray(to_py(stroke), dtype=np.float64)
-        except (TypeError, ValueError):
-            raise SegmentationError("strokes must be lists of (x, y) numbers") from None
-        if values.size % 2:
-            raise SegmentationError(f"a stroke holds {values.size} coordinates: x, y pairs need an even count")
-        arrays.append(values.reshape(-1, 2))
-    return arrays
 
 
 def lay_out_number(images, labels, indices, width, height):
