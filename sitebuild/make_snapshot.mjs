@@ -13,6 +13,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const [pyodideDir, pythonStart, filesPath, key, out] = process.argv.slice(2);
+// Emscripten hands Python this process's program and arguments (sys.argv), and the snapshot keeps them: a
+// name of no place instead, so that the same inputs give the same bytes whichever checkout makes them.
+process.argv.splice(1, Infinity, "make_snapshot.mjs");
 // What the snapshot holds: mnist_core.browser imported, and what making an App imports (numpy.random).
 const IMPORTS = "import gc, numpy, mnist_core.browser; mnist_core.browser.App(); gc.collect()";
 
