@@ -24,8 +24,8 @@ import warnings
 import numpy as np
 
 from .errors import FileFormatError, MnistCoreError
+from .ink_parts import MAX_PIXELS
 from .preprocess import resample
-from .segmentation import MAX_PIXELS
 
 FORMATS = ("PNG", "JPEG", "PPM")       # Pillow's names; its PPM reader reads PGM (and PBM, PPM)
 BACKGROUND_BLOCKS = 8      # blocks across the shorter side for the paper's level: larger than a stroke

@@ -18,8 +18,9 @@ import pytest
 import numbers_support
 from conftest import REPO, SHIPPED_MODELS, skip_unless_available
 from mnist_core.evaluation import ascii_digit
+from mnist_core.ink_parts import MAX_PIXELS
 from mnist_core.models import load_model
-from mnist_core.segmentation import MAX_PIXELS, read_number
+from mnist_core.segmentation import read_number
 
 pytestmark = skip_unless_available(None if importlib.util.find_spec("PIL") else
                                    "Pillow is not installed (pip install 'mnist-core[images]')")
