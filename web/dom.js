@@ -25,3 +25,14 @@ export function fail(error) {
 
 // A probability as the page writes it: "7%", "99.2%", "100%".
 export const percent = (p) => `${(100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%`;
+
+// A prediction's digit as the page writes it: "7", or "7?" when the model is not sure of it.
+export const digitText = ({ digit, sure }) => (sure ? String(digit) : `${digit}?`);
+
+// 28x28 pixels (ink = 255) onto a 28x28 canvas, white ink on black, as MNIST stores them.
+export function drawDigit(canvas, image28) {
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(28, 28);
+  image28.forEach((v, i) => image.data.set([v, v, v, 255], 4 * i));
+  context.putImageData(image, 0, 0);
+}

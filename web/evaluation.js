@@ -3,7 +3,7 @@
 // misclassified images. A click on a count or an image puts that test image on the canvas with
 // its prediction, as Random does.
 
-import { $, fail, state } from "./dom.js";
+import { $, drawDigit, fail, state } from "./dom.js";
 import { showTestImage } from "./prediction.js";
 import { call, onNotice } from "./worker-client.js";
 
@@ -164,10 +164,3 @@ function showGallery(result) {
   gallery.replaceChildren(...thumbs);
 }
 
-// 28x28 pixels (ink = 255) -> white ink on black, as MNIST stores them and the preview shows them.
-function drawDigit(canvas, pixels) {
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(28, 28);
-  pixels.forEach((v, i) => image.data.set([v, v, v, 255], 4 * i));
-  context.putImageData(image, 0, 0);
-}

@@ -3,7 +3,7 @@
 // box is drawn over the canvas. Choosing a digit (a click, or the keyboard) shows it in the prediction
 // below, where #correct can teach it (prediction.js passes the chosen digit on as the prediction).
 
-import { $, percent } from "./dom.js";
+import { $, digitText, drawDigit, percent } from "./dom.js";
 
 const panel = $("number");
 const digitsGroup = $("number-digits");
@@ -11,7 +11,7 @@ const boxes = $("boxes");
 const canvas = $("canvas");
 
 // The digits' text for people: "2026", with "?" after each digit the model is not sure of.
-const spoken = (digits) => digits.map((d) => (d.sure ? String(d.digit) : `${d.digit}?`)).join("");
+const spoken = (digits) => digits.map(digitText).join("");
 
 function ordinal(n) {
   const tens = n % 100;
@@ -59,12 +59,10 @@ function digitButton(digit, i, pressed, choose, truth) {
   if (truth && truth[i] !== digit.digit) button.dataset.wrong = "true";
   const picture = document.createElement("canvas");
   picture.width = picture.height = 28;
-  const pixels = picture.getContext("2d").createImageData(28, 28);
-  digit.image28.forEach((v, j) => pixels.data.set([v, v, v, 255], 4 * j));
-  picture.getContext("2d").putImageData(pixels, 0, 0);
+  drawDigit(picture, digit.image28);
   const read = document.createElement("span");
   read.className = "read";
-  read.textContent = digit.sure ? String(digit.digit) : `${digit.digit}?`;
+  read.textContent = digitText(digit);
   const probability = document.createElement("span");
   probability.className = "probability";
   probability.textContent = percent(digit.probabilities[digit.digit]);
@@ -91,7 +89,7 @@ function drawBoxes(digits, chosen, truth) {
       left: `${(100 * x0) / canvas.width}%`, top: `${(100 * y0) / canvas.height}%`,
       width: `${(100 * (x1 - x0)) / canvas.width}%`, height: `${(100 * (y1 - y0)) / canvas.height}%`,
     });
-    box.dataset.digit = digit.sure ? String(digit.digit) : `${digit.digit}?`;
+    box.dataset.digit = digitText(digit);
     return box;
   }));
 }

@@ -3,14 +3,13 @@
 // read as a number (App.read_number): one digit shows here as it always did; several also show in
 // #number (number.js), and the digit chosen there shows here.
 
-import { $, fail, percent, state } from "./dom.js";
+import { $, digitText, drawDigit, fail, percent, state } from "./dom.js";
 import { canvasPixels, canvasSize, canvasStrokes, drawImage28, drawNumber } from "./drawing.js";
 import { hideNumber, numberAnnouncement, showNumber } from "./number.js";
 import { call } from "./worker-client.js";
 
 const LIVE_INTERVAL_MS = 60;  // at most one live prediction this often while a stroke goes on
 
-const preview = $("preview").getContext("2d");
 const centreBox = $("centre");
 const NOTHING = new Uint8Array(784);
 
@@ -173,7 +172,7 @@ export function showPrediction(result, { announce, lead = "" }) {
     prediction.dataset.sure = String(result.sure);
     // Unsure (top probability under mnist_core.prediction.UNSURE_BELOW): say which two it may be.
     const doubt = result.sure ? "" : `Not sure: ${result.top[0][0]} or ${result.top[1][0]}?`;
-    $("digit").textContent = result.sure ? String(result.digit) : `${result.digit}?`;
+    $("digit").textContent = digitText(result);
     $("unsure").textContent = doubt;
     $("digit-probability").textContent = percent(result.probabilities[result.digit]);
     result.probabilities.forEach((p, digit) => {
@@ -219,8 +218,4 @@ export function showSample(result) {
 }
 
 // 28x28 model input (ink = 255) -> the preview, white ink on black as MNIST stores it.
-export function drawPreview(image28) {
-  const pixels = preview.createImageData(28, 28);
-  image28.forEach((v, i) => pixels.data.set([v, v, v, 255], 4 * i));
-  preview.putImageData(pixels, 0, 0);
-}
+export const drawPreview = (image28) => drawDigit($("preview"), image28);
