@@ -7,6 +7,7 @@ written here. test-artifacts/page-evaluation.png is a screenshot for people to l
 (docs/page.png, in the README, is a copy of it).
 """
 
+import re
 import shutil
 import time
 
@@ -294,14 +295,20 @@ def test_online_the_service_worker_answers_from_its_cache_not_the_network(browse
         page = open_page(browser, origin)
         try:
             wait_until_offline_ready(page)
-            index = copy / "index.html"
-            index.write_text(index.read_text().replace("a number</h1>", "a number (changed on the server)</h1>"))
+            retitle(copy, "changed on the server")
             page.reload()
             wait_until_ready(page)
             assert page.text_content("h1") == "Draw a digit, or a number"
             assert page.errors == []
         finally:
             page.context.close()
+
+
+def retitle(site_dir, words):
+    """The served page's title with `words` after it, as another build or a file changed on the server has it."""
+    index = site_dir / "index.html"
+    index.write_text(re.sub(r"<h1>Draw a digit, or a number[^<]*</h1>", f"<h1>Draw a digit, or a number ({words})</h1>",
+                            index.read_text()))
 
 
 def cache_names(page):
@@ -318,8 +325,7 @@ def test_a_new_build_replaces_the_old_cache_instead_of_mixing_with_it(browser, s
             wait_until_offline_ready(page)
             assert cache_names(page) == [f"mnist-core-{first['id']}"]
             # A new build: one file changed.
-            index = copy / "index.html"
-            index.write_text(index.read_text().replace("a number</h1>", "a number (build 2)</h1>"))
+            retitle(copy, "build 2")
             second = write_offline_manifest(copy)
             assert second["id"] != first["id"]
             page.reload()  # the browser checks sw.js and what it imports, finds a new build and installs it
@@ -365,10 +371,9 @@ def test_a_build_whose_file_differs_from_its_list_is_refused_and_the_previous_bu
             assert cache_names(page) == [f"mnist-core-{first['id']}"]
             # A new build whose list (sw-build.js) says one thing and whose server serves another: index.html
             # changed after the list was written, as a half-copied deployment or a tampered file would be.
-            index = copy / "index.html"
-            index.write_text(index.read_text().replace("a number</h1>", "a number (build 2)</h1>"))
+            retitle(copy, "build 2")
             second = write_offline_manifest(copy)
-            index.write_text(index.read_text().replace("(build 2)", "(not build 2)"))
+            retitle(copy, "not build 2")
             assert second["id"] != first["id"]
             assert page.evaluate(UPDATE_THE_SERVICE_WORKER) == "redundant"  # its install failed on the sha256
             assert cache_names(page) == [f"mnist-core-{first['id']}"]  # and left nothing of its own behind
