@@ -1,18 +1,20 @@
 // Make the page's memory snapshot under Node (run by sitebuild/snapshot.py; web/python-start.js
 // restores it and says what it relies on):
 //
-//   node make_snapshot.mjs PYODIDE_DIR PYTHON_START FILES KEY OUT
+//   node make_snapshot.mjs PYODIDE_DIR PYTHON_START FILES KEY OUT REST
 //
 // PYODIDE_DIR holds the runtime the site serves; PYTHON_START is web/python-start.js (the same
 // functions write the files and load the extension modules here and in the page); FILES is
 // FILES.json ([[path, size]]) with FILES.bin (their bytes): NumPy and mnist_core as site-packages.
 // Python starts twice: once to learn which extension modules the imports load, then with exactly
-// those loaded before the interpreter starts, the imports made, and the snapshot taken. Entropy and
-// clocks are deterministic here, so the same inputs give the same bytes.
+// those loaded before the interpreter starts, the imports made, and the snapshot taken. OUT gets
+// what the page needs before it is ready (those modules' code and the memory), REST the other files,
+// which the page installs after it. Entropy and clocks are deterministic here, so the same inputs
+// give the same bytes.
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
-const [pyodideDir, pythonStart, filesPath, key, out] = process.argv.slice(2);
+const [pyodideDir, pythonStart, filesPath, key, out, rest] = process.argv.slice(2);
 // Emscripten hands Python this process's program and arguments (sys.argv), and the snapshot keeps them: a
 // name of no place instead, so that the same inputs give the same bytes whichever checkout makes them.
 process.argv.splice(1, Infinity, "make_snapshot.mjs");
@@ -43,16 +45,11 @@ const data = readFileSync(`${filesPath}.bin`);
 let at = 0;
 const files = listing.map(([path, size]) => [path, new Uint8Array(data.buffer, data.byteOffset + (at += size) - size, size)]);
 
-// The blob web/python-start.js reads (its layout is written down there).
-function encodeSnapshot({ key, files, libraries, memory }) {
-  const runs = nonZeroRuns(memory);
-  const header = new TextEncoder().encode(JSON.stringify({
-    format: page.SNAPSHOT_FORMAT, key, files: files.map(([path, bytes]) => [path, bytes.length]), libraries,
-    memory: { bytes: memory.length, runs },
-  }));
+// The two blobs web/python-start.js reads (their layout is written down there): a header, then parts.
+function encodeBlob(header, parts) {
+  const json = new TextEncoder().encode(JSON.stringify({ format: page.SNAPSHOT_FORMAT, key, ...header }));
   const magic = new TextEncoder().encode(page.SNAPSHOT_MAGIC);
-  const parts = [magic, new Uint8Array(new Uint32Array([header.length]).buffer), header,
-                 ...files.map(([, bytes]) => bytes), ...runs.map(([offset, length]) => memory.subarray(offset, offset + length))];
+  parts = [magic, new Uint8Array(new Uint32Array([json.length]).buffer), json, ...parts];
   const blob = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
   let at = 0;
   for (const part of parts) {
@@ -61,6 +58,15 @@ function encodeSnapshot({ key, files, libraries, memory }) {
   }
   return blob;
 }
+
+function encodeSnapshot(libraries, memory) {
+  const runs = nonZeroRuns(memory);
+  return encodeBlob({ libraries: libraries.map(([path, bytes]) => [path, bytes.length]), memory: { bytes: memory.length, runs } },
+                    [...libraries.map(([, bytes]) => bytes), ...runs.map(([offset, length]) => memory.subarray(offset, offset + length))]);
+}
+
+const encodeRest = (files) => encodeBlob({ files: files.map(([path, bytes]) => [path, bytes.length]) },
+                                         files.map(([, bytes]) => bytes));
 
 const PAGE = 4096;
 
@@ -104,7 +110,9 @@ try {
   // Pyodide's snapshot refuses a loadedPackages table that is not a fresh one (the import hook fills it).
   for (const name of Object.keys(pyodide.loadedPackages)) delete pyodide.loadedPackages[name];
   const memory = pyodide.makeMemorySnapshot();
-  writeFileSync(out, encodeSnapshot({ key, files, libraries, memory }));
+  const code = new Map(files);
+  writeFileSync(out, encodeSnapshot(libraries.map((path) => [path, code.get(path)]), memory));
+  writeFileSync(rest, encodeRest(files.filter(([path]) => !libraries.includes(path))));
   console.log(JSON.stringify({ libraries, memory: memory.length }));
 } catch (error) {
   console.error(error && error.stack ? error.stack.split("\n").slice(0, 6).join("\n") : String(error));

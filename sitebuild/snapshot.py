@@ -16,8 +16,11 @@ build. The bytes are a function of the inputs and Node's major version (the make
 clocks deterministic): the snapshot is cached under the build cache by its key and the Node binary that
 made it, and a second build only checks it.
 
-  pyodide/snapshot.bin    the snapshot (web/python-start.js describes its layout)
-  pyodide/snapshot.json   {format, key, sha256, bytes, memory, inputs, libraries}: what the page checks first
+  pyodide/snapshot.bin        what the page restores before it is ready: the memory and the code of the
+                              extension modules imported (web/python-start.js describes the layout)
+  pyodide/snapshot-rest.bin   NumPy's and mnist_core's other files, which the page installs after it is ready
+  pyodide/snapshot.json       {format, key, sha256, bytes, rest: {sha256, bytes}, memory, inputs, libraries}:
+                              what the page checks first
 """
 
 import hashlib
@@ -36,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON_START = REPO / "web" / "python-start.js"
 MAKER = Path(__file__).resolve().parent / "make_snapshot.mjs"
 SNAPSHOT_NAME = "snapshot.bin"
+REST_NAME = "snapshot-rest.bin"
 MANIFEST_NAME = "snapshot.json"
 # The snapshot's format, as web/python-start.js reads it (one place: that file).
 SNAPSHOT_FORMAT = int(re.search(r"export const SNAPSHOT_FORMAT = (\d+);", PYTHON_START.read_text()).group(1))
@@ -85,11 +89,13 @@ def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
         inputs[path.relative_to(REPO).as_posix()] = sha256_of(path)
     key = snapshot_key(inputs)
     directory = cache_dir / "snapshot" / f"{key[:16]}-node-{node_identity(node)}"
-    snapshot, manifest_path = directory / SNAPSHOT_NAME, directory / MANIFEST_NAME
-    if snapshot.is_file() and manifest_path.is_file():
+    snapshot, rest, manifest_path = directory / SNAPSHOT_NAME, directory / REST_NAME, directory / MANIFEST_NAME
+    made_files = {SNAPSHOT_NAME: snapshot, REST_NAME: rest, MANIFEST_NAME: manifest_path}
+    if all(path.is_file() for path in made_files.values()):
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("key") == key and sha256_of(snapshot) == manifest.get("sha256"):
-            return {SNAPSHOT_NAME: snapshot, MANIFEST_NAME: manifest_path}
+        if (manifest.get("key") == key and sha256_of(snapshot) == manifest.get("sha256")
+                and sha256_of(rest) == manifest.get("rest", {}).get("sha256")):
+            return made_files
     log("node: making the page's memory snapshot (Python with NumPy and mnist_core imported)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -102,7 +108,7 @@ def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
         (work / "files.json").write_text(json.dumps([[path, len(data)] for path, data in files]))
         (work / "files.bin").write_bytes(b"".join(data for _, data in files))
         result = subprocess.run([node, str(MAKER), str(runtime), str(PYTHON_START), str(work / "files"), key,
-                                 str(work / SNAPSHOT_NAME)], capture_output=True, text=True)
+                                 str(work / SNAPSHOT_NAME), str(work / REST_NAME)], capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"making the memory snapshot under Node failed (exit {result.returncode}): "
                              f"{(result.stderr or result.stdout).strip()[-1500:]}")
@@ -110,8 +116,10 @@ def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
         if directory.parent.is_dir():
             shutil.rmtree(directory.parent)  # only the current inputs' snapshot is kept
         install_file(work / SNAPSHOT_NAME, snapshot)
+        install_file(work / REST_NAME, rest)
     manifest = {"format": SNAPSHOT_FORMAT, "key": key, "file": f"pyodide/{SNAPSHOT_NAME}",
                 "sha256": sha256_of(snapshot), "bytes": snapshot.stat().st_size, "memory": made["memory"],
+                "rest": {"file": f"pyodide/{REST_NAME}", "sha256": sha256_of(rest), "bytes": rest.stat().st_size},
                 "inputs": inputs, "libraries": made["libraries"]}
     install_file((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), manifest_path)
-    return {SNAPSHOT_NAME: snapshot, MANIFEST_NAME: manifest_path}
+    return made_files

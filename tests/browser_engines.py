@@ -59,6 +59,11 @@ class Browser:
     engine = ""
 
     def open(self, url):
+        """A new page at `url` (the previous one closed)."""
+        raise NotImplementedError
+
+    def navigate(self, url):
+        """The open page goes to `url` (no new page, for which a browser may start work of its own)."""
         raise NotImplementedError
 
     def evaluate(self, source, arg=None):
@@ -127,6 +132,9 @@ class ChromiumBrowser(Browser):
         self.page = self._context.new_page()
         self.page.goto(url, wait_until="domcontentloaded")
 
+    def navigate(self, url):
+        self.page.goto(url, wait_until="domcontentloaded")
+
     def evaluate(self, source, arg=None):
         return self.page.evaluate(source, arg)
 
@@ -168,6 +176,9 @@ class FirefoxBrowser(Browser):
 
     def open(self, url):
         self._call("open", url=url)
+
+    def navigate(self, url):
+        self._call("navigate", url=url)
 
     def evaluate(self, source, arg=None):
         return self._call("evaluate", source=source, arg=arg)
@@ -221,6 +232,8 @@ class WebKitBrowser(Browser):
 
     def open(self, url):
         self._request("POST", f"{self._session}/url", {"url": url})
+
+    navigate = open  # MiniBrowser's one window
 
     def evaluate(self, source, arg=None):
         script = (f"const done = arguments[arguments.length - 1]; Promise.resolve(({source})(arguments[0]))"

@@ -1,14 +1,16 @@
 """The page's memory snapshot (sitebuild/snapshot.py, web/python-start.js), under Node.
 
 Restored as the page's worker restores it (tests/snapshot_run.mjs), Python predicts and evaluates
-exactly as when it starts the normal way (tests/pyodide_run.mjs), with its seeds drawn afresh; the
-snapshot is keyed by its inputs the same way in Python and JavaScript, and making it again gives
-the same bytes.
+exactly as when it starts the normal way (tests/pyodide_run.mjs), with its seeds drawn afresh; what
+the page asks before the snapshot's rest is installed works without it; the snapshot is keyed by its
+inputs the same way in Python and JavaScript, and making it again gives the same bytes.
 """
 
 import hashlib
 import json
+import re
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -51,11 +53,13 @@ results
 """
 
 
-def run_restored(site, script, out_dir):
-    """Run `script` in Pyodide restored from the site's snapshot under Node; its JSON result."""
+def run_restored(site, script, out_dir, before_rest=False):
+    """Run `script` in Pyodide restored from the site's snapshot under Node (before the snapshot's rest is
+    installed, as the page's first requests run, if `before_rest`); its JSON result."""
     script_path = out_dir / "script.py"
     script_path.write_text(script)
-    result = subprocess.run(["node", str(SNAPSHOT_RUNNER), str(site), str(script_path), str(out_dir)],
+    flags = ["--before-rest"] if before_rest else []
+    result = subprocess.run(["node", str(SNAPSHOT_RUNNER), *flags, str(site), str(script_path), str(out_dir)],
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"the restored snapshot failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
@@ -89,6 +93,61 @@ def test_each_restore_draws_its_own_seeds_but_hash_randomisation_is_frozen_off(b
     assert first["random"] != second["random"]              # `random`, reseeded after the restore
     assert first["numpy_random"] != second["numpy_random"]  # NumPy's global generator too
     assert first["hash_randomization"] == second["hash_randomization"] == 0  # PYTHONHASHSEED=0 when made
+
+
+# What the worker lets through before the snapshot's rest is installed (web/worker.js's AT_ONCE): init (an App,
+# the model), a drawing read as a digit and as a number, the other shipped model loaded and selected.
+AT_ONCE = {"init", "predict_canvas", "read_number", "select_model"}
+AT_ONCE_SCRIPT = f"""
+import sys
+import numpy as np
+before = set(sys.modules)
+from mnist_core.browser import App
+
+app = App()
+canvas = np.full((364, 1092, 4), 255, np.uint8)
+canvas[60:320, 300:325, :3] = 0                                  # a 1
+canvas[60:85, 600:770, :3] = 0; canvas[60:320, 745:770, :3] = 0  # ... and a 7
+strokes = [np.array([312, 60, 312, 320], np.float32), np.array([600, 72, 757, 72, 757, 320], np.float32)]
+results = {{}}
+for arch in {ARCHS!r}:
+    app.load_shipped_model(arch, open(f"/site/models/{{arch}}-f32.gguf", "rb").read())
+for arch in {ARCHS!r}:
+    app.select_model(arch)
+    results[arch] = {{
+        "digit": app.predict_canvas(canvas.tobytes(), 1092, 364)["probabilities"],
+        "number": app.read_number(canvas.tobytes(), 1092, 364, strokes)["text"],
+    }}
+results["imported"] = sorted(set(sys.modules) - before)
+results
+"""
+
+
+def test_what_the_page_asks_before_the_snapshot_s_rest_works_without_it_and_imports_nothing(site, tmp_path):
+    worker = (REPO / "web" / "worker.js").read_text()
+    assert set(re.findall(r'"(\w+)"', re.search(r"const AT_ONCE = new Set\(\[(.*?)\]\)", worker).group(1))) == AT_ONCE
+    before = run_restored(site, AT_ONCE_SCRIPT, tmp_path, before_rest=True)
+    after = run_restored(site, AT_ONCE_SCRIPT, tmp_path)
+    assert before["imported"] == [] and after["imported"] == []  # what it needs is in the snapshot already
+    assert before == after
+    assert {arch: before[arch]["number"] for arch in ARCHS} == {arch: "17" for arch in ARCHS}
+
+
+def test_the_snapshot_and_its_rest_hold_the_wheels_files_between_them(site):
+    from sitebuild.snapshot import site_packages_files
+
+    pyodide = site / "pyodide"
+    manifest = json.loads((pyodide / "snapshot.json").read_text())
+    wheels = [pyodide / name.removeprefix("pyodide/") for name in manifest["inputs"]
+              if name.endswith(".whl")]
+    rest = (pyodide / "snapshot-rest.bin").read_bytes()
+    (length,) = struct.unpack_from("<I", rest, len(b"mnist-core snapshot\n"))
+    header = json.loads(rest[len(b"mnist-core snapshot\n") + 4:][:length])
+    in_rest = {path for path, _ in header["files"]}
+    assert header["key"] == manifest["key"]
+    assert hashlib.sha256(rest).hexdigest() == manifest["rest"]["sha256"]
+    assert in_rest.isdisjoint(manifest["libraries"])  # the extension modules imported: in snapshot.bin
+    assert in_rest | set(manifest["libraries"]) == {path for path, _ in site_packages_files(wheels)}
 
 
 def test_python_and_javascript_key_a_snapshot_alike(site):

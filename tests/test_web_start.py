@@ -96,9 +96,10 @@ def test_the_snapshot_and_the_normal_start_read_the_same_digits_and_evaluate_ali
         normal.context.close()
 
 
-def damaged_copy(site):
-    """A handler serving the site's snapshot with one byte changed in the middle (its size as the build wrote it)."""
-    data = bytearray((site / "pyodide" / "snapshot.bin").read_bytes())
+def damaged_copy(site, name="snapshot.bin"):
+    """A handler serving the site's pyodide/`name` with one byte changed in the middle (its size as the build
+    wrote it)."""
+    data = bytearray((site / "pyodide" / name).read_bytes())
     data[len(data) // 2] ^= 0xFF
 
     def handler(route):
@@ -117,6 +118,35 @@ def test_a_damaged_snapshot_is_not_used_and_the_page_says_so(browser, origin, si
         assert reason.startswith("damaged: pyodide/snapshot.bin has sha256 ") and "expected" in reason
         assert draw_strokes(page, DRAWINGS[1]) == 1
         assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_a_damaged_rest_of_the_snapshot_gives_way_to_the_wheels_and_the_page_works_on(browser, origin, site):
+    warnings = []
+    page = open_page(browser, origin, [("**/pyodide/snapshot-rest.bin", damaged_copy(site, "snapshot-rest.bin"))])
+    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+    try:
+        assert started(page) == ("snapshot", "")
+        assert draw_strokes(page, DRAWINGS[7]) == 7
+        found = page.evaluate(PREDICTIONS, [[0, 1], None])  # waits for the rest (the wheels) and the test set
+        assert float(found["evaluation"]["accuracy"]) > 98
+        assert page.evaluate("async () => (await window.mnistCore.call('explain', "
+                             "{image: new Uint8Array(784)})).probabilities.length") == 10
+        assert any(text.startswith("the snapshot's rest is not used (damaged: pyodide/snapshot-rest.bin has sha256 ")
+                   and "installing NumPy and mnist_core from their wheels" in text for text in warnings), warnings
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_a_standard_library_other_than_the_snapshot_s_is_refused_by_name(browser, origin, site):
+    page = open_page(browser, origin, [("**/pyodide/python_stdlib.zip", damaged_copy(site, "python_stdlib.zip"))])
+    try:
+        assert started(page) == ("snapshot", "")
+        assert draw_strokes(page, DRAWINGS[1]) == 1  # what needs only the snapshot works
+        error = page.evaluate("() => window.mnistCore.call('random_sample', {}).then(() => '', (e) => e.message)")
+        assert error.startswith("pyodide/python_stdlib.zip has sha256 ") and "the snapshot was made with" in error
     finally:
         page.context.close()
 

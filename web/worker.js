@@ -33,8 +33,11 @@ function receiveEarlyFile({ name, value, error }) {
   if (error === undefined) file.settle.resolve(value);
   else file.settle.reject(new Error(error));
 }
-let testSetLoaded = null; // the test set, loaded after "init" has answered: what needs it waits for it
-const BEFORE_TEST_SET = new Set(["init", "predict_canvas", "read_number", "select_model"]); // the requests that do not
+// Loaded after "init" has answered: the test set, and what a restored snapshot left for later (startPython's
+// rest). The other requests wait for it; these do not: a test (tests/test_snapshot.py) checks that they work
+// without the rest, importing nothing new.
+let afterReady = null;
+const AT_ONCE = new Set(["init", "predict_canvas", "read_number", "select_model"]);
 
 async function fetchBytes(path) {
   const response = await fetch(url(path));
@@ -102,12 +105,13 @@ async function init({ arch }) {
   progress(2, `Loading the ${arch} model…`);
   callApp("load_shipped_model", { arch, gguf_bytes: await model });
   mark("modelLoaded");
-  // Ready to predict: the test set (for Random and evaluation) loads after this answer.
-  testSetLoaded = Promise.all([fetchBytes(TEST_IMAGES), fetchBytes(TEST_LABELS)]).then(([images, labels]) => {
-    const { count } = callApp("load_test_set", { images_bytes: images, labels_bytes: labels });
-    notify({ type: "test-set", count });
-  });
-  testSetLoaded.catch(() => {}); // the requests that wait for it report it
+  // Ready to predict: the rest of Python's files and the test set (for Random and evaluation) load after this answer.
+  afterReady = Promise.all([started.rest(), fetchBytes(TEST_IMAGES), fetchBytes(TEST_LABELS)])
+    .then(([, images, labels]) => {
+      const { count } = callApp("load_test_set", { images_bytes: images, labels_bytes: labels });
+      notify({ type: "test-set", count });
+    });
+  afterReady.catch(() => {}); // the requests that wait for it report it
   return { model: arch, marks, start: started.start, startReason: started.reason };
 }
 
@@ -164,7 +168,7 @@ self.onmessage = async ({ data }) => {
   const { id, type, ...args } = data;
   try {
     if (type !== "init" && app === null) throw new Error("not ready yet");
-    if (!BEFORE_TEST_SET.has(type)) await testSetLoaded;
+    if (!AT_ONCE.has(type)) await afterReady;
     const handler = handlers[type];
     const result = handler ? await handler(args) : callApp(type, args);
     const transfer = result && result.image28 ? [result.image28.buffer] : [];

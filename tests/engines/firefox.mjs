@@ -3,6 +3,7 @@
 //
 //   {"op": "launch", "profile": DIR}        firefox-esr, headless, with that profile (kept between launches)
 //   {"op": "open", "url": URL}              a new page (the previous one closed) at URL
+//   {"op": "navigate", "url": URL}          the open page goes to URL
 //   {"op": "evaluate", "source": FN, "arg"} await FN(arg) in the page, FN an expression of a function
 //   {"op": "mouse", "steps": [[kind, x, y]]} kind: "move", "down" or "up" at viewport pixels
 //   {"op": "reload"}, {"op": "close"}
@@ -23,6 +24,10 @@ const ops = {
   async open({ url }) {
     if (page) await page.close();
     page = await browser.newPage();
+    await page.goto(url, { waitUntil: "domcontentloaded" });
+    return null;
+  },
+  async navigate({ url }) {
     await page.goto(url, { waitUntil: "domcontentloaded" });
     return null;
   },
