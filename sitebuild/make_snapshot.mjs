@@ -18,7 +18,7 @@ const [pyodideDir, pythonStart, filesPath, key, out, rest] = process.argv.slice(
 // Emscripten hands Python this process's program and arguments (sys.argv), and the snapshot keeps them: a
 // name of no place instead, so that the same inputs give the same bytes whichever checkout makes them.
 process.argv.splice(1, Infinity, "make_snapshot.mjs");
-// What the snapshot holds: mnist_core.browser imported, and what making an App imports (numpy.random).
+// What the snapshot holds: mnist_core.browser imported, and what making an App imports.
 const IMPORTS = "import gc, numpy, mnist_core.browser; mnist_core.browser.App(); gc.collect()";
 
 let state = 0x9e3779b9; // xorshift32

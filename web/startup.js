@@ -86,6 +86,9 @@ function filesProblem(answers, manifest) {
 // there is none, or when the server could not be asked (offline behind a service worker, say).
 // (A page opened as a file never gets here: index.html says what to do, as modules do not run there.)
 export async function siteProblem() {
+  // Under the site's service worker every file comes from its cache, which holds one build whose every file
+  // it checked by sha256 (sw.js): the server has nothing to add, and a repeat visit sends it no requests.
+  if (navigator.serviceWorker && navigator.serviceWorker.controller) return null;
   // The manifest and the files every build has, asked for at once; then whatever else it lists.
   const manifestRequest = fetch(BUILD_MANIFEST, { cache: "no-store" }).catch(() => null);
   const [response, required] = await Promise.all([manifestRequest, Promise.all(REQUIRED_FILES.map(head))]);

@@ -17,7 +17,9 @@ class TestSet:
 
     def __init__(self, seed=None):
         self.images = self.labels = None
-        self.rng = np.random.default_rng(seed)
+        # The set's own generator, made with the images: numpy.random (nine extension modules) stays out of the
+        # page's memory snapshot and its start, which only read drawings.
+        self._seed, self.rng = seed, None
         self._guard = None   # TestImageGuard of the loaded images, made when a correction is first checked
 
     @property
@@ -29,6 +31,8 @@ class TestSet:
         self.images, self.labels = read_idx_pair(to_bytes(images_bytes), to_bytes(labels_bytes),
                                                  images_name=TEST_NAMES[0], labels_name=TEST_NAMES[1])
         self._guard = None
+        if self.rng is None:
+            self.rng = np.random.default_rng(self._seed)
         return int(self.labels.size)
 
     def _require(self):
