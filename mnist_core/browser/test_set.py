@@ -17,10 +17,17 @@ class TestSet:
 
     def __init__(self, seed=None):
         self.images = self.labels = None
-        # The set's own generator, made with the images: numpy.random (nine extension modules) stays out of the
-        # page's memory snapshot and its start, which only read drawings.
-        self._seed, self.rng = seed, None
+        self._seed, self._rng = seed, None
         self._guard = None   # TestImageGuard of the loaded images, made when a correction is first checked
+
+    def _generator(self):
+        """The set's own generator, made when the images are loaded or first asked for: numpy.random (nine
+        extension modules) stays out of the page's memory snapshot and its start, which only read drawings."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
+
+    rng = property(_generator)
 
     @property
     def loaded(self):
@@ -31,8 +38,7 @@ class TestSet:
         self.images, self.labels = read_idx_pair(to_bytes(images_bytes), to_bytes(labels_bytes),
                                                  images_name=TEST_NAMES[0], labels_name=TEST_NAMES[1])
         self._guard = None
-        if self.rng is None:
-            self.rng = np.random.default_rng(self._seed)
+        self._generator()  # with the images (after the page is ready), not at the first Random
         return int(self.labels.size)
 
     def _require(self):
