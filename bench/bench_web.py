@@ -8,9 +8,13 @@ first visit (Firefox, WebKit); one prediction <= 10 ms (mnist-fc) and <= 30 ms (
 "ready" is the page's own clock: performance.now() when the worker has Python, mnist_core and the
 model loaded (the canvas takes strokes from the first paint, and a drawing is predicted from
 ready on), counted from the start of navigation. Each run is a browser with a fresh profile: the
-first visit (nothing cached), then, once the service worker has the site, a second visit in a new
-page (the repeat visit: what a returning visitor gets). The bytes are what the server sent
-(bodies), before ready and, on the first visit, after it until the service worker had the site.
+first visit (nothing cached), then, once the service worker has the site, a second visit (the
+repeat visit: what a returning visitor gets). Each visit goes from a blank page once the machine
+has been quiet for half a second (settle): a browser just started, or a new page, goes on with
+work of its own for a second or more, which a visitor's open and idle browser has done; --at-once
+opens each visit in a new page at once instead (how visits were timed until 2026-12-07). The bytes
+are what the server sent (bodies), before ready and, on the first visit, after it until the service
+worker had the site.
 The phase table gives, for each step of the start (web/app.js, worker.js, python-start.js), the
 median time it ended and what it added. A prediction is timed in the worker around the Python
 call: App.read_number of the canvas and its strokes, as the page reads every drawing (a digit: the
@@ -21,7 +25,7 @@ the page is reported beside it.
 --start normal times the normal start instead of the snapshot's (a copy of the site whose
 snapshot.json has another format, so the page falls back and says why), for an A/B of the two.
 
-Usage: python bench/bench_web.py [--engine chromium] [--runs 5] [--start snapshot|normal]
+Usage: python bench/bench_web.py [--engine chromium] [--runs 5] [--start snapshot|normal] [--at-once]
                                  [--predictions 50] [--evaluations 2] [--learning all|corrections|none]
 (builds the site first if needed; the learning rows, bench/web_learning.py, are Chromium's)
 """
@@ -224,6 +228,8 @@ def report_predictions(browser, served, args):
                   f"(p90 {worker_p90:.2f} ms; page round trip {trip_median:.2f} ms) over {args.predictions}; "
                   f"target <= {target} ms: {verdict(worker_median, target)}")
         evaluations = [browser.evaluate(TIME_EVALUATION) for _ in range(args.evaluations)]
+        if not evaluations:  # --evaluations 0
+            continue
         best = min(evaluations, key=lambda e: e["ms"])
         each = ", ".join(f"{e['ms'] / 1000:.2f}" for e in evaluations)
         print(f"{arch} evaluation of the 10,000 test images: best {best['ms'] / 1000:.2f} s in the worker "
