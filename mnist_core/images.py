@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from .errors import FileFormatError, MnistCoreError
-from .ink_parts import MAX_PIXELS
+from .ink_marks import MAX_PIXELS
 from .preprocess import resample
 
 FORMATS = ("PNG", "JPEG", "PPM")       # Pillow's names; its PPM reader reads PGM (and PBM, PPM)

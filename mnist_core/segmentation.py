@@ -25,17 +25,9 @@ lines is read as one line.
 
 import numpy as np
 
-from .ink_parts import (
-    BACKGROUND,
-    DEEP_RESERVOIR,
-    DROPPED,
-    FIRST_PART,
-    MIN_RESERVOIR,
-    SEED_RESERVOIR,
-    STACK_VERTICAL,
-    SegmentationError,
-    find_parts,
-)
+from .ink_cuts import DEEP_RESERVOIR, MIN_RESERVOIR, SEED_RESERVOIR
+from .ink_marks import BACKGROUND, DROPPED, FIRST_PART, SegmentationError
+from .ink_parts import STACK_VERTICAL, find_parts
 from .mnist import IMAGE_SIZE
 from .prediction import describe
 from .preprocess import centre_digit

@@ -12,7 +12,7 @@ import pytest
 
 import numbers_support
 from conftest import SHIPPED_MODELS
-from mnist_core import ink_parts
+from mnist_core import ink_marks
 from mnist_core.browser import App
 from mnist_core.models import load_model
 from mnist_core.prediction import UNSURE_BELOW
@@ -48,8 +48,8 @@ ONE_IN_TWO = [[(70, 82), (70, 172)], [(70, 197), (70, 282)]]                    
 def marks(ink):
     """How many connected inks (8-neighbours) hold at least 2 % of the ink: a touching pair is one."""
     pixels = np.flatnonzero(ink > INK_THRESHOLD)
-    rows, starts, stops, run_of_pixel = ink_parts._runs(pixels, ink.shape[1])
-    sizes = np.bincount(ink_parts._components(rows, starts, stops, ink.shape[1])[run_of_pixel])
+    rows, starts, stops, run_of_pixel = ink_marks.runs(pixels, ink.shape[1])
+    sizes = np.bincount(ink_marks.components(rows, starts, stops, ink.shape[1])[run_of_pixel])
     return int((sizes >= 0.02 * pixels.size).sum())
 
 

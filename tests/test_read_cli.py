@@ -18,7 +18,7 @@ import pytest
 import numbers_support
 from conftest import REPO, SHIPPED_MODELS, skip_unless_available
 from mnist_core.evaluation import ascii_digit
-from mnist_core.ink_parts import MAX_PIXELS
+from mnist_core.ink_marks import MAX_PIXELS
 from mnist_core.models import load_model
 from mnist_core.segmentation import read_number
 
