@@ -1,9 +1,9 @@
 // Make the page's memory snapshot under Node (run by sitebuild/snapshot.py; web/python-start.js
-// restores it and says what it relies on):
+// restores it, web/python-snapshot.js says what it relies on):
 //
-//   node make_snapshot.mjs PYODIDE_DIR PYTHON_START FILES KEY OUT REST
+//   node make_snapshot.mjs PYODIDE_DIR HOOK FILES KEY OUT REST
 //
-// PYODIDE_DIR holds the runtime the site serves; PYTHON_START is web/python-start.js (the same
+// PYODIDE_DIR holds the runtime the site serves; HOOK is web/python-snapshot.js (the same
 // functions write the files and load the extension modules here and in the page); FILES is
 // FILES.json ([[path, size]]) with FILES.bin (their bytes): NumPy and mnist_core as site-packages.
 // Python starts twice: once to learn which extension modules the imports load, then with exactly
@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
-const [pyodideDir, pythonStart, filesPath, key, out, rest] = process.argv.slice(2);
+const [pyodideDir, hook, filesPath, key, out, rest] = process.argv.slice(2);
 // Emscripten hands Python this process's program and arguments (sys.argv), and the snapshot keeps them: a
 // name of no place instead, so that the same inputs give the same bytes whichever checkout makes them.
 process.argv.splice(1, Infinity, "make_snapshot.mjs");
@@ -38,14 +38,15 @@ performance.now = () => (monotonic += 0.25);
 const indexURL = `${pyodideDir}/`;
 const { loadPyodide } = await import(pathToFileURL(`${indexURL}pyodide.mjs`).href);
 await import(pathToFileURL(`${indexURL}pyodide.asm.js`).href);
-const page = await import(pathToFileURL(pythonStart).href); // web/python-start.js
+const page = await import(pathToFileURL(hook).href); // web/python-snapshot.js
 
 const listing = JSON.parse(readFileSync(`${filesPath}.json`, "utf8"));
 const data = readFileSync(`${filesPath}.bin`);
 let at = 0;
 const files = listing.map(([path, size]) => [path, new Uint8Array(data.buffer, data.byteOffset + (at += size) - size, size)]);
+const code = new Map(files); // each file's bytes by its path
 
-// The two blobs web/python-start.js reads (their layout is written down there): a header, then parts.
+// The two blobs the page reads (web/python-snapshot.js writes their layout down): a header, then parts.
 function encodeBlob(header, parts) {
   const json = new TextEncoder().encode(JSON.stringify({ format: page.SNAPSHOT_FORMAT, key, ...header }));
   const magic = new TextEncoder().encode(page.SNAPSHOT_MAGIC);
@@ -92,7 +93,6 @@ function nonZeroRuns(memory) {
 const loadedLibraries = (Module) => Object.keys(Module.LDSO.loadedLibsByName).filter((name) => name.startsWith("/"));
 
 async function python(libraries) {
-  const code = new Map(files);
   page.hookNextStart({ preRun: (Module) => {
     page.installFiles(Module, files);
     page.preloadLibraries(Module, libraries.map((path) => [path, code.get(path)]));
@@ -110,7 +110,6 @@ try {
   // Pyodide's snapshot refuses a loadedPackages table that is not a fresh one (the import hook fills it).
   for (const name of Object.keys(pyodide.loadedPackages)) delete pyodide.loadedPackages[name];
   const memory = pyodide.makeMemorySnapshot();
-  const code = new Map(files);
   writeFileSync(out, encodeSnapshot(libraries.map((path) => [path, code.get(path)]), memory));
   writeFileSync(rest, encodeRest(files.filter(([path]) => !libraries.includes(path))));
   console.log(JSON.stringify({ libraries, memory: memory.length }));

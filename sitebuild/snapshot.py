@@ -1,12 +1,12 @@
 """The page's memory snapshot: Python with NumPy and mnist_core imported, restored in the worker instead of started.
 
-web/python-start.js restores it (and says which of Pyodide's private API that relies on);
-sitebuild/make_snapshot.mjs makes it under Node, from the very files the site serves. What goes
+web/python-start.js restores it (web/python-snapshot.js: its layout, and which of Pyodide's private API
+that relies on); sitebuild/make_snapshot.mjs makes it under Node, from the very files the site serves. What goes
 into it are its inputs, each with its sha256:
 
   pyodide/pyodide.mjs, pyodide.asm.js, pyodide.asm.wasm, python_stdlib.zip   the runtime as served
   pyodide/<numpy wheel>, pyodide/<mnist_core wheel>                          as served (precompiled)
-  python-start.js                                                            the page's half of the hook
+  python-start.js, python-snapshot.js                                        the page's half of the hook
   sitebuild/make_snapshot.mjs, sitebuild/snapshot.py                         the build's half
 
 Its key is a sha256 over SNAPSHOT_FORMAT and those (snapshot_key; python-start.js's snapshotKey
@@ -17,7 +17,7 @@ clocks deterministic): the snapshot is cached under the build cache by its key a
 made it, and a second build only checks it.
 
   pyodide/snapshot.bin        what the page restores before it is ready: the memory and the code of the
-                              extension modules imported (web/python-start.js describes the layout)
+                              extension modules imported (web/python-snapshot.js describes the layout)
   pyodide/snapshot-rest.bin   NumPy's and mnist_core's other files, which the page installs after it is ready
   pyodide/snapshot.json       {format, key, sha256, bytes, rest: {sha256, bytes}, memory, inputs, libraries}:
                               what the page checks first
@@ -36,13 +36,14 @@ from .pyodide import RUNTIME_FILES, SITE_PACKAGES
 from .verify import BuildError, install_file, log, sha256_of
 
 REPO = Path(__file__).resolve().parent.parent
-PYTHON_START = REPO / "web" / "python-start.js"
+HOOK = REPO / "web" / "python-snapshot.js"     # what the maker imports: the layout, the hooks into Pyodide
+PAGE_HALF = (REPO / "web" / "python-start.js", HOOK)  # the page's half of the hook: inputs, as served
 MAKER = Path(__file__).resolve().parent / "make_snapshot.mjs"
 SNAPSHOT_NAME = "snapshot.bin"
 REST_NAME = "snapshot-rest.bin"
 MANIFEST_NAME = "snapshot.json"
-# The snapshot's format, as web/python-start.js reads it (one place: that file).
-SNAPSHOT_FORMAT = int(re.search(r"export const SNAPSHOT_FORMAT = (\d+);", PYTHON_START.read_text()).group(1))
+# The snapshot's format, as the page reads it (one place: web/python-snapshot.js).
+SNAPSHOT_FORMAT = int(re.search(r"export const SNAPSHOT_FORMAT = (\d+);", HOOK.read_text()).group(1))
 LOCK_NAME = "pyodide-lock.json"
 
 
@@ -84,7 +85,8 @@ def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
             "starts about twice as slowly")
         return {}
     inputs = {f"pyodide/{name}": sha256_of(served[name]) for name in [*RUNTIME_FILES, *wheel_names]}
-    inputs["python-start.js"] = sha256_of(PYTHON_START)
+    for path in PAGE_HALF:
+        inputs[path.name] = sha256_of(path)
     for path in (MAKER, Path(__file__)):
         inputs[path.relative_to(REPO).as_posix()] = sha256_of(path)
     key = snapshot_key(inputs)
@@ -107,7 +109,7 @@ def snapshot_files(served, wheel_names, lock_bytes, cache_dir):
         files = site_packages_files(served[name] for name in wheel_names)
         (work / "files.json").write_text(json.dumps([[path, len(data)] for path, data in files]))
         (work / "files.bin").write_bytes(b"".join(data for _, data in files))
-        result = subprocess.run([node, str(MAKER), str(runtime), str(PYTHON_START), str(work / "files"), key,
+        result = subprocess.run([node, str(MAKER), str(runtime), str(HOOK), str(work / "files"), key,
                                  str(work / SNAPSHOT_NAME), str(work / REST_NAME)], capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"making the memory snapshot under Node failed (exit {result.returncode}): "

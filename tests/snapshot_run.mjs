@@ -21,7 +21,8 @@ if (!siteDir || !scriptPath) {
 const site = pathToFileURL(`${siteDir}/`).href;
 const indexURL = `${siteDir}/pyodide/`;
 const { loadPyodide } = await import(pathToFileURL(`${indexURL}pyodide.mjs`).href);
-const { startPython, stdlibPath } = await import(pathToFileURL(`${siteDir}/python-start.js`).href);
+const { startPython } = await import(pathToFileURL(`${siteDir}/python-start.js`).href);
+const { stdlibPath } = await import(pathToFileURL(`${siteDir}/python-snapshot.js`).href);
 
 // The site's files as a server would send them (wasm with its MIME type, for compileStreaming).
 async function fetchFile(url) {

@@ -1,4 +1,4 @@
-"""The page's memory snapshot (sitebuild/snapshot.py, web/python-start.js), under Node.
+"""The page's memory snapshot (sitebuild/snapshot.py, web/python-start.js, web/python-snapshot.js), under Node.
 
 Restored as the page's worker restores it (tests/snapshot_run.mjs), Python predicts and evaluates
 exactly as when it starts the normal way (tests/pyodide_run.mjs), with its seeds drawn afresh; what
@@ -171,7 +171,8 @@ def test_the_snapshot_lists_and_matches_the_files_it_was_made_from(site):
     assert any(name.startswith("pyodide/numpy-") for name in served)
     assert any(name.startswith("pyodide/mnist_core-") for name in served)
     assert all(build["files"][name]["sha256"] == sha for name, sha in served.items())
-    assert manifest["inputs"]["python-start.js"] == hashlib.sha256((site / "python-start.js").read_bytes()).hexdigest()
+    for page_half in ("python-start.js", "python-snapshot.js"):
+        assert manifest["inputs"][page_half] == hashlib.sha256((site / page_half).read_bytes()).hexdigest()
     found = hashlib.sha256((site / "pyodide" / "snapshot.bin").read_bytes()).hexdigest()
     assert found == manifest["sha256"] == build["files"]["pyodide/snapshot.bin"]["sha256"]
 

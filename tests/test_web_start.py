@@ -1,6 +1,6 @@
 """How the page starts, in Debian's Chromium (Playwright): from the memory snapshot, or the normal way saying why.
 
-The snapshot (web/python-start.js) and the normal start predict the same digits and evaluate the
+The snapshot (web/python-start.js, web/python-snapshot.js) and the normal start predict the same digits and evaluate the
 test set alike; a damaged or stale snapshot is not used and the page says so (#app data-start,
 data-start-reason); the service worker keeps the snapshot for offline reloads; the canvas takes
 strokes before the page's modules have loaded, and what is drawn then is predicted once Python is ready.
