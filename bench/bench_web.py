@@ -136,11 +136,11 @@ def settle(quiet_s=0.5, busy_at_most=0.15, timeout_s=30):
     """Wait until the machine has been quiet (its CPUs at most `busy_at_most` busy) for `quiet_s`: a browser just
     started, or a page just closed, goes on working for a second or more (Chromium's own interface pages among
     it), and a visitor's browser is open and idle when they come. Two seconds where /proc/stat is missing."""
-    if cpu_times() is None:
+    previous = cpu_times()
+    if previous is None:
         time.sleep(2)
         return
     deadline, quiet_since = time.monotonic() + timeout_s, None
-    previous = cpu_times()
     while time.monotonic() < deadline:
         time.sleep(0.1)
         now = cpu_times()
@@ -158,7 +158,10 @@ def visit(browser, served, url, settled=True):
         browser.open("about:blank")
         settle()
     started = time.monotonic()
-    browser.navigate(url) if settled else browser.open(url)
+    if settled:
+        browser.navigate(url)
+    else:
+        browser.open(url)
     app = browser.wait_until_ready()
     ready = started + float(app["loadMs"]) / 1000
     return app, served.bytes_sent(started, ready)
