@@ -9,12 +9,12 @@ first visit (Firefox, WebKit); one prediction <= 10 ms (mnist-fc) and <= 30 ms (
 model loaded (the canvas takes strokes from the first paint, and a drawing is predicted from
 ready on), counted from the start of navigation. Each run is a browser with a fresh profile: the
 first visit (nothing cached), then, once the service worker has the site, a second visit (the
-repeat visit: what a returning visitor gets). Each visit goes from a blank page once the machine
-has been quiet for half a second (settle): a browser just started, or a new page, goes on with
-work of its own for a second or more, which a visitor's open and idle browser has done; --at-once
-opens each visit in a new page at once instead (how visits were timed until 2026-12-07). The bytes
-are what the server sent (bodies), before ready and, on the first visit, after it until the service
-worker had the site.
+repeat visit: what a returning visitor gets; --later N times N more visits after it). Each visit
+goes from a blank page once the machine has been quiet for half a second (settle): a browser just
+started, or a new page, goes on with work of its own for a second or more, which a visitor's open
+and idle browser has done; --at-once opens each visit in a new page at once instead (how visits
+were timed until 2026-12-07). The bytes are what the server sent (bodies), before ready and, on the
+first visit, after it until the service worker had the site.
 The phase table gives, for each step of the start (web/app.js, worker.js, python-start.js), the
 median time it ended and what it added. A prediction is timed in the worker around the Python
 call: App.read_number of the canvas and its strokes, as the page reads every drawing (a digit: the
@@ -25,7 +25,7 @@ the page is reported beside it.
 --start normal times the normal start instead of the snapshot's (a copy of the site whose
 snapshot.json has another format, so the page falls back and says why), for an A/B of the two.
 
-Usage: python bench/bench_web.py [--engine chromium] [--runs 5] [--start snapshot|normal] [--at-once]
+Usage: python bench/bench_web.py [--engine chromium] [--runs 5] [--later 0] [--start snapshot|normal] [--at-once]
                                  [--predictions 50] [--evaluations 2] [--learning all|corrections|none]
 (builds the site first if needed; the learning rows, bench/web_learning.py, are Chromium's)
 """
@@ -167,8 +167,8 @@ def visit(browser, served, url, settled=True):
     return app, served.bytes_sent(started, ready)
 
 
-def time_starts(engine, served, runs, settled=True):
-    """Per run: {first, repeat: #app data, first_bytes, after_bytes, repeat_bytes}."""
+def time_starts(engine, served, runs, settled=True, later=0):
+    """Per run: {first, repeat: #app data, first_bytes, after_bytes, repeat_bytes, later: [#app data]}."""
     url = f"{served.origin}/index.html"
     results = []
     for _ in range(runs):
@@ -178,8 +178,10 @@ def time_starts(engine, served, runs, settled=True):
             offline = browser.wait_for(OFFLINE, timeout_s=600)
             after_bytes = served.bytes_sent(ready_at, time.monotonic())
             repeat, repeat_bytes = visit(browser, served, url, settled)
+            more = [visit(browser, served, url, settled)[0] for _ in range(later)]
             results.append({"first": first, "repeat": repeat, "offline": offline, "first_bytes": first_bytes,
-                            "after_bytes": after_bytes, "repeat_bytes": repeat_bytes, "version": browser.version})
+                            "after_bytes": after_bytes, "repeat_bytes": repeat_bytes, "later": more,
+                            "version": browser.version})
     return results
 
 
@@ -200,6 +202,10 @@ def report_starts(engine, results):
             rows.append(f"{mark} {at:.0f} (+{at - previous:.0f})")
             previous = at
         print(f"  phases, ms since navigation (median; + what the step added): {', '.join(rows)}")
+    for n in range(len(results[0]["later"])):
+        ready = [float(r["later"][n]["loadMs"]) for r in results]
+        print(f"visit {n + 3}, navigation to ready: median {statistics.median(ready) / 1000:.2f} s over {len(ready)} "
+              f"({seconds(ready)} s)")
     reasons = sorted({r["first"].get("startReason", "") for r in results} - {""})
     if reasons:
         print(f"  why not the snapshot: {'; '.join(reasons)}")
@@ -248,6 +254,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=ENGINES, default="chromium", help="the browser engine (default chromium)")
     parser.add_argument("--runs", type=int, default=3, help="first and repeat visits to time (default 3)")
+    parser.add_argument("--later", type=int, default=0,
+                        help="visits to time after the repeat visit, in each run (default 0): the engine's caches of "
+                             "compiled code fill over the first few visits")
     parser.add_argument("--start", choices=["snapshot", "normal"], default="snapshot",
                         help="time the start from the snapshot (default) or the normal one")
     parser.add_argument("--at-once", dest="settled", action="store_false",
@@ -267,7 +276,7 @@ def main(argv=None):
         if args.start == "normal":
             site = normal_start_site(site, Path(stack.enter_context(tempfile.TemporaryDirectory())))
         served = stack.enter_context(serve_site(site))
-        results = time_starts(args.engine, served, args.runs, args.settled)
+        results = time_starts(args.engine, served, args.runs, args.settled, args.later)
         how = "from a blank page once the machine was quiet" if args.settled else "in a new page at once"
         print(f"browser: {args.engine} {results[0]['version']}, headless, site served from {served.origin}; "
               f"each visit {how}")
