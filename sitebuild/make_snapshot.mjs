@@ -7,10 +7,11 @@
 // functions write the files and load the extension modules here and in the page); FILES is
 // FILES.json ([[path, size]]) with FILES.bin (their bytes): NumPy and mnist_core as site-packages.
 // Python starts twice: once to learn which extension modules the imports load, then with exactly
-// those loaded before the interpreter starts, the imports made, and the snapshot taken. OUT gets
-// what the page needs before it is ready (those modules' code and the memory), REST the other files,
-// which the page installs after it. Entropy and clocks are deterministic here, so the same inputs
-// give the same bytes.
+// those loaded before the interpreter starts, the imports made, and the snapshot taken; then the
+// snapshot is restored once, as the page restores it, to see the memory a restore begins with (what
+// of it the page need not write) and that it restores. OUT gets what the page needs before it is
+// ready (those modules' code and the memory), REST the other files, which the page installs after
+// it. Entropy and clocks are deterministic here, so the same inputs give the same bytes.
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
@@ -60,9 +61,9 @@ function encodeBlob(header, parts) {
   return blob;
 }
 
-function encodeSnapshot(libraries, memory) {
-  const runs = nonZeroRuns(memory);
-  return encodeBlob({ libraries: libraries.map(([path, bytes]) => [path, bytes.length]), memory: { bytes: memory.length, runs } },
+function encodeSnapshot(libraries, memory, before) {
+  const { runs, kept } = memoryRuns(memory, before);
+  return encodeBlob({ libraries: libraries.map(([path, bytes]) => [path, bytes.length]), memory: { bytes: memory.length, runs, kept } },
                     [...libraries.map(([, bytes]) => bytes), ...runs.map(([offset, length]) => memory.subarray(offset, offset + length))]);
 }
 
@@ -70,23 +71,28 @@ const encodeRest = (files) => encodeBlob({ files: files.map(([path, bytes]) => [
                                          files.map(([, bytes]) => bytes));
 
 const PAGE = 4096;
+const ZEROS = Buffer.alloc(PAGE);
 
-function nonZeroRuns(memory) {
-  const words = new BigUint64Array(memory.buffer, memory.byteOffset, Math.floor(memory.length / 8));
-  const runs = [];
-  const pages = Math.ceil(memory.length / PAGE);
-  for (let page = 0; page < pages; page++) {
-    const start = page * PAGE;
-    const end = Math.min(start + PAGE, memory.length);
-    let zero = true;
-    for (let w = start / 8; w < Math.floor(end / 8) && zero; w++) zero = words[w] === 0n;
-    for (let b = Math.floor(end / 8) * 8; b < end && zero; b++) zero = memory[b] === 0;
-    if (zero) continue;
-    const last = runs[runs.length - 1];
+// Pyodide's snapshot `memory` (its header, then the wasm memory) a 4 KiB page at a time: pages of
+// zeros left out; pages the wasm memory already holds when the restore begins (`before`) kept; the
+// others stored. {runs: stored, kept}, each [[offset, length]], neighbours merged.
+function memoryRuns(memory, before) {
+  const skip = memory.length - before.length; // Pyodide's header
+  const runs = [], kept = [];
+  const add = (list, start, end) => {
+    const last = list[list.length - 1];
     if (last && last[0] + last[1] === start) last[1] += end - start;
-    else runs.push([start, end - start]);
+    else list.push([start, end - start]);
+  };
+  const bytes = (view, start, end) => Buffer.from(view.buffer, view.byteOffset + start, end - start);
+  for (let start = 0; start < memory.length; start += PAGE) {
+    const end = Math.min(start + PAGE, memory.length);
+    const page = bytes(memory, start, end);
+    if (page.equals(ZEROS.subarray(0, end - start))) continue;
+    if (start >= skip && page.equals(bytes(before, start - skip, end - skip))) add(kept, start, end);
+    else add(runs, start, end);
   }
-  return runs;
+  return { runs, kept };
 }
 
 // The libraries Emscripten's linker has loaded, in order (the main module left out).
@@ -102,6 +108,31 @@ async function python(libraries) {
   return pyodide;
 }
 
+// snapshot.bin for `memory`, made inside a restore of it under Node, as the page restores it (the
+// same libraries loaded the same way first): there the wasm memory is as a restore finds it when it
+// is about to be written (the runtime's static data, the extension modules' as the linker leaves
+// them), which tells the pages the blob need not hold. The blob is then decoded and written as the
+// page does (decodeSnapshot, writeMemory), the result compared with `memory`, and the restore
+// finished, to show that it restores with the imports made.
+async function snapshotBlob(libraries, memory) {
+  const withCode = libraries.map((path) => [path, code.get(path)]);
+  let blob = null;
+  page.hookNextStart({
+    preRun: (Module) => page.preloadLibraries(Module, withCode),
+    restoreSnapshot: (original, _, Module) => {
+      blob = encodeSnapshot(withCode, memory, Module.HEAPU8);
+      const header = page.writeMemory(Module.HEAPU8, page.decodeSnapshot(blob).memory);
+      if (!Buffer.from(Module.HEAPU8.buffer).equals(memory.subarray(header.length))) {
+        throw new Error("the snapshot, written as the page writes it, is not the memory it was made from");
+      }
+      return original(header);
+    },
+  });
+  const pyodide = await loadPyodide({ indexURL, _loadSnapshot: memory });
+  if (!pyodide.runPython("import sys; 'mnist_core.browser' in sys.modules")) throw new Error("restored without its imports");
+  return blob;
+}
+
 try {
   const libraries = loadedLibraries((await python([]))._module);
   const pyodide = await python(libraries);
@@ -110,7 +141,7 @@ try {
   // Pyodide's snapshot refuses a loadedPackages table that is not a fresh one (the import hook fills it).
   for (const name of Object.keys(pyodide.loadedPackages)) delete pyodide.loadedPackages[name];
   const memory = pyodide.makeMemorySnapshot();
-  writeFileSync(out, encodeSnapshot(libraries.map((path) => [path, code.get(path)]), memory));
+  writeFileSync(out, await snapshotBlob(libraries, memory));
   writeFileSync(rest, encodeRest(files.filter(([path]) => !libraries.includes(path))));
   console.log(JSON.stringify({ libraries, memory: memory.length }));
 } catch (error) {

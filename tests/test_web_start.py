@@ -211,3 +211,35 @@ def test_offline_the_service_worker_serves_the_snapshot(browser, origin):
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_once_the_site_is_cached_the_runtime_s_script_is_run_ahead_of_the_next_visit(browser, origin):
+    """The visit that filled the service worker's cache runs the runtime's script once more, in a worker of its own that
+    it ends (web/offline.js, warm-runtime.js: the next visit then finds it compiled); a visit the cache already served
+    does not."""
+    page = open_page(browser, origin)
+    runtime_workers, ended = [], []
+
+    def spawned(worker):
+        if worker.url.endswith("/warm-runtime.js"):
+            runtime_workers.append(worker)
+            worker.on("close", lambda closed: ended.append(closed))
+
+    page.on("worker", spawned)
+    try:
+        assert started(page) == ("snapshot", "")
+        page.wait_for_selector('#app[data-code-cache="warmed"]', state="attached", timeout=180_000)
+        assert len(runtime_workers) == 1
+        for _ in range(100):
+            if ended:
+                break
+            page.wait_for_timeout(100)
+        assert ended == runtime_workers
+        page.reload()
+        assert started(page) == ("snapshot", "")
+        page.wait_for_selector('#app[data-offline="ready"]', state="attached", timeout=180_000)
+        assert page.get_attribute("#app", "data-code-cache") is None
+        assert len(runtime_workers) == 1
+        assert page.errors == []
+    finally:
+        page.context.close()

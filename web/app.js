@@ -9,7 +9,8 @@
 //   model-files.js    GGUF models the user opens or drops on the page
 //   learning.js       corrections (#correct) that fine-tune the model; storage.js keeps them (IndexedDB)
 //   training.js       training in the page, with charts (charts.js, uPlot) and #save-model
-//   offline.js        the service worker (sw.js) that keeps the site for offline use
+//   offline.js        the service worker (sw.js) that keeps the site for offline use, and the runtime
+//                     compiled ahead of the next visit (warm-runtime.js)
 // This file wires the buttons and options, and starts everything.
 
 import { $, fail, root, state } from "./dom.js";

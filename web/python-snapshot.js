@@ -32,6 +32,10 @@
 //     standard library's zip, whose directory zipimport keeps in memory from when the snapshot was
 //     made (the same bytes, checked). Until then an import of a module not yet imported would fail:
 //     the worker lets only the requests through that import nothing new (tests/test_snapshot.py).
+//   - what the wasm memory holds when the restore begins (the runtime's static data and the
+//     extension modules', as the wasm's data segments and the linker write them) is the same in
+//     every engine, but for any value an engine's own linker chose, which is then the right one
+//     for it: the pages the snapshot has unchanged from then are not in it (its kept runs).
 //   - one value in memory is per engine: the pointer to CPython's argument-counting trampoline
 //     (pyodide.asm.js makes it in a preRun hook, 0 where the engine lacks wasm GC, as Node 20
 //     does). It is put back after the restore (restored()).
@@ -39,15 +43,18 @@
 //     PYTHONHASHSEED=0), sys._emscripten_info (it names the Node that made it) and `random`'s
 //     seed, which restored() reseeds from the browser's crypto.getRandomValues.
 
-export const SNAPSHOT_FORMAT = 2;
+export const SNAPSHOT_FORMAT = 3;
 export const SNAPSHOT_MAGIC = "mnist-core snapshot\n"; // the blob's first bytes, then its header's length (u32 LE)
 export const FACTORY = "pyodide/pyodide.asm.js"; // the runtime's JavaScript: its factory
 
 // ---------------------------------------------------------------- the blobs
 // Both: MAGIC, u32 header length, header JSON {format, key, ...}, then parts. snapshot.bin's header
-// has libraries: [[path, size]] and memory: {bytes, runs: [[offset, length]]}, its parts the
-// libraries' code (in load order), then the memory's non-zero runs (a third of the memory is
-// zeros). snapshot-rest.bin's has files: [[path, size]], its parts their bytes.
+// has libraries: [[path, size]] and memory: {bytes, runs: [[offset, length]], kept: [[offset,
+// length]]}, its parts the libraries' code (in load order), then the memory's runs. The memory
+// elsewhere is zeros (a third of it), or, in the kept runs, already what it should be when the
+// restore begins: the runtime's static data and the extension modules' as the linker leaves them,
+// which Python never changed (the maker restores the snapshot once to see which those are).
+// snapshot-rest.bin's has files: [[path, size]], its parts their bytes.
 // sitebuild/make_snapshot.mjs writes them.
 
 // {header, parts: [[path, bytes]] for header[listed], end: where they end}
@@ -68,39 +75,43 @@ function decodeBlob(blob, listed) {
 
 const checkEnd = (blob, at) => { if (at !== blob.length) throw new Error(`${blob.length - at} bytes more than its header says`); };
 
-// snapshot.bin's parts: {header, libraries: [[path, bytes]], memory: {bytes, runs: [[offset, bytes]]}}
-// (Pyodide's snapshot: its own header, then the wasm memory; views of `blob`, nothing copied).
+// snapshot.bin's parts: {header, libraries: [[path, bytes]], memory: {bytes, runs: [[offset, length,
+// bytes or null for a kept run]]}} (Pyodide's snapshot: its own header, then the wasm memory; the runs
+// in order; views of `blob`, nothing copied).
 export function decodeSnapshot(blob) {
   const { header, parts: libraries, end } = decodeBlob(blob, "libraries");
+  const { bytes, runs: stored, kept } = header.memory;
   let at = end;
-  const runs = header.memory.runs.map(([offset, length]) => {
-    if (offset < 0 || offset + length > header.memory.bytes) throw new Error(`a memory run past its ${header.memory.bytes} bytes`);
-    const run = [offset, blob.subarray(at, at + length)];
-    at += length;
-    return run;
-  });
+  const runs = stored.map(([offset, length]) => [offset, length, blob.subarray(at, (at += length))]);
   checkEnd(blob, at);
-  return { header, libraries, memory: { bytes: header.memory.bytes, runs } };
+  runs.push(...kept.map(([offset, length]) => [offset, length, null]));
+  runs.sort((a, b) => a[0] - b[0]);
+  let free = 0; // where the runs so far end
+  for (const [offset, length] of runs) {
+    if (offset < free || offset + length > bytes) throw new Error(`memory runs overlapping or past its ${bytes} bytes`);
+    free = offset + length;
+  }
+  return { header, libraries, memory: { bytes, runs } };
 }
 
 // Write Pyodide's snapshot (`memory` as decodeSnapshot gives it) into the wasm memory `heap`, as its
 // restoreSnapshot would from the whole of it (its own header first, then the memory) but without
-// that copy of it: the non-zero runs copied straight from the blob, the rest zeroed.
+// that copy of it: the runs copied straight from the blob, the kept ones left, the rest zeroed.
 // Returns Pyodide's header, for its restoreSnapshot, which then has no memory to copy.
 export function writeMemory(heap, memory) {
-  const [first] = memory.runs;
-  if (!first || first[0] !== 0 || first[1].length < 8) throw new Error("no Pyodide header in the memory");
-  const skip = new DataView(first[1].buffer, first[1].byteOffset, 8).getUint32(4, true); // its header's length
+  const [[start, length, first]] = memory.runs;
+  if (start !== 0 || !first || length < 8) throw new Error("no Pyodide header in the memory");
+  const skip = new DataView(first.buffer, first.byteOffset, 8).getUint32(4, true); // its header's length
   if (memory.bytes - skip !== heap.length) throw new Error(`a memory of ${memory.bytes - skip} bytes, the wasm has ${heap.length}`);
   let zeroFrom = 0;
-  for (const [offset, bytes] of memory.runs) {
+  for (const [offset, length, bytes] of memory.runs) {
     const from = Math.max(offset, skip) - skip;
     heap.fill(0, zeroFrom, from);
-    heap.set(bytes.subarray(from + skip - offset), from);
-    zeroFrom = offset + bytes.length - skip;
+    if (bytes) heap.set(bytes.subarray(from + skip - offset), from);
+    zeroFrom = offset + length - skip;
   }
   heap.fill(0, zeroFrom);
-  return first[1].slice(0, skip); // a copy: Pyodide reads it as 32-bit words, which need an aligned buffer
+  return first.slice(0, skip); // a copy: Pyodide reads it as 32-bit words, which need an aligned buffer
 }
 
 // snapshot-rest.bin's parts: {header, files: [[path, bytes]]}.

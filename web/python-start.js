@@ -156,6 +156,7 @@ function compiledRuntime(get, mark, early = null) {
     const failure = new Promise((_, reject) => { failed = reject; });
     failure.catch(() => {});
     const instantiateWasm = (imports, receive) => {
+      mark("wasmAsked");
       Promise.all([compiled, ready])
         .then(([module]) => WebAssembly.instantiate(module, imports).then((instance) => {
           mark("wasmInstantiated");
@@ -201,9 +202,9 @@ const never = new Promise(() => {});
 //   site      the site's root URL: the files above are relative to it
 //   options   loadPyodide's {indexURL, lockFileURL} (URLs in a browser, paths under Node)
 //   fetch     how files are fetched (the global one; tests under Node read files)
-//   mark      mark(name) notes when each step ends (snapshotManifest, wasmCompiled, snapshotFetched,
-//             snapshotChecked, wasmInstantiated, librariesLoaded, runtimeReady, memoryWritten, memoryRestored,
-//             pythonStarted),
+//   mark      mark(name) notes when each step ends (snapshotManifest, runtimeScriptLoaded, wasmCompiled,
+//             wasmAsked (Pyodide's start, up to instantiating the wasm), snapshotFetched, snapshotChecked,
+//             wasmInstantiated, librariesLoaded, runtimeReady, memoryWritten, memoryRestored, pythonStarted),
 //             for the page's phase table
 //   early     {snapshot: a promise of the snapshot's bytes (ArrayBuffer), wasm: of the compiled runtime}
 //             that someone already asked for (the page, as it was parsed); either rejecting means
@@ -224,6 +225,7 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
   download.catch(() => {});
   const runtime = compiledRuntime(get, mark, early.wasm);
   const factory = import(new URL(FACTORY, site).href);
+  factory.then(() => mark("runtimeScriptLoaded"), () => {});
   const wasmURL = new URL(WASM, site).href;
   const start = (settings, answers = {}) => withLoaderFetches({ [wasmURL]: () => never, ...answers },
                                                               () => loadPyodide(settings));
