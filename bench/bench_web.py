@@ -27,8 +27,13 @@ the page is reported beside it.
 --start normal times the normal start instead of the snapshot's (a copy of the site whose
 snapshot.json has another format, so the page falls back and says why), for an A/B of the two.
 
+--against DIR times another built site beside this one (DIR: a copy of web/ as built before a
+change, say): each round one run of each, the order alternating, --runs rounds; then both sites'
+start rows and in how many rounds each visit was sooner. This machine's speed wanders by a fifth
+within minutes, so only runs taken in turn compare. The other rows are left out.
+
 Usage: python bench/bench_web.py [--engine chromium] [--runs 5] [--later 0] [--start snapshot|normal] [--at-once]
-                                 [--predictions 50] [--evaluations 2] [--learning all|corrections|none]
+                                 [--against DIR] [--predictions 50] [--evaluations 2] [--learning all|corrections|none]
 (builds the site first if needed; the learning rows, bench/web_learning.py, are Chromium's)
 """
 
@@ -189,6 +194,37 @@ def time_starts(engine, served, runs, settled=True, later=0):
     return results
 
 
+def compare_starts(engine, sites, rounds, settled=True, later=0):
+    """{name: [run results, as time_starts gives them]} for `sites` ({name: ServedSite}): each round one run of each,
+    the order alternating."""
+    results = {name: [] for name in sites}
+    for n in range(rounds):
+        for name in (list(sites) if n % 2 == 0 else list(sites)[::-1]):
+            results[name] += time_starts(engine, sites[name], 1, settled, later)
+    return results
+
+
+def ready_ms(run, visit):
+    """When `run` was ready on `visit` ("first", "repeat", or 3, 4, ... for the later ones), ms since navigation."""
+    app = run[visit] if isinstance(visit, str) else run["later"][visit - 3]
+    return float(app["loadMs"])
+
+
+def report_comparison(engine, results):
+    """Each site's start rows, then for each visit the medians side by side and in how many rounds each was sooner."""
+    for name, runs in results.items():
+        print(f"== {name}")
+        report_starts(engine, runs)
+    (a, runs_a), (b, runs_b) = results.items()
+    for visit in ["first", "repeat", *range(3, 3 + len(runs_a[0]["later"]))]:
+        mine = [ready_ms(run, visit) for run in runs_a]
+        theirs = [ready_ms(run, visit) for run in runs_b]
+        sooner = sum(x < y for x, y in zip(mine, theirs, strict=True))
+        label = f"{visit} visit" if isinstance(visit, str) else f"visit {visit}"
+        print(f"{label}: median {statistics.median(mine) / 1000:.2f} s ({a}) against "
+              f"{statistics.median(theirs) / 1000:.2f} s ({b}); {a} sooner in {sooner} of {len(mine)} rounds")
+
+
 def report_starts(engine, results):
     for name in ("first", "repeat"):
         ready = [float(r[name]["loadMs"]) for r in results]
@@ -267,6 +303,9 @@ def main(argv=None):
                         help="time each visit in a new page opened at once, while the browser's own start-up "
                              "work still runs (how visits were timed until 2026-12-07), instead of from a blank "
                              "page once the machine is quiet")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="time another built site (a copy of web/ as built before a change) beside this one, "
+                             "in turn, --runs rounds; only the start rows")
     parser.add_argument("--predictions", type=int, default=50, help="predictions timed per model (default 50)")
     parser.add_argument("--evaluations", type=int, default=2, help="test-set evaluations timed per model (default 2)")
     parser.add_argument("--learning", choices=["all", "corrections", "none"], default="all",
@@ -274,12 +313,25 @@ def main(argv=None):
                              "training (several minutes), corrections only, or neither (default all)")
     args = parser.parse_args(argv)
 
+    if args.against and not (args.against / "index.html").is_file():
+        parser.error(f"--against {args.against}: no built site there (no index.html)")
     site = build_site()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     with contextlib.ExitStack() as stack:
         if args.start == "normal":
             site = normal_start_site(site, Path(stack.enter_context(tempfile.TemporaryDirectory())))
         served = stack.enter_context(serve_site(site))
+        if args.against:
+            other = args.against
+            if args.start == "normal":
+                other = normal_start_site(other, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            sites = {"this checkout": served, str(args.against): stack.enter_context(serve_site(other))}
+            results = compare_starts(args.engine, sites, args.runs, args.settled, args.later)
+            version = results["this checkout"][0]["version"]
+            print(f"browser: {args.engine} {version}, headless, {args.runs} rounds in turn")
+            report_comparison(args.engine, results)
+            print(f"load average at the end {os.getloadavg()[0]:.2f}")
+            return 0
         results = time_starts(args.engine, served, args.runs, args.settled, args.later)
         how = "from a blank page once the machine was quiet" if args.settled else "in a new page at once"
         print(f"browser: {args.engine} {results[0]['version']}, headless, site served from {served.origin}; "
