@@ -227,7 +227,7 @@ def report_comparison(engine, results):
 
 def report_starts(engine, results):
     for name in ("first", "repeat"):
-        ready = [float(r[name]["loadMs"]) for r in results]
+        ready = [ready_ms(r, name) for r in results]
         starts = sorted({r[name].get("start", "?") for r in results})
         target = TARGETS_MS[name].get(engine)
         goal = f"; target <= {target / 1000:.1f} s: {verdict(statistics.median(ready), target)}" if target else ""
@@ -243,7 +243,7 @@ def report_starts(engine, results):
             previous = at
         print(f"  phases, ms since navigation (median; + what the step added): {', '.join(rows)}")
     for n in range(len(results[0]["later"])):
-        ready = [float(r["later"][n]["loadMs"]) for r in results]
+        ready = [ready_ms(r, n + 3) for r in results]
         print(f"visit {n + 3}, navigation to ready: median {statistics.median(ready) / 1000:.2f} s over {len(ready)} "
               f"({seconds(ready)} s)")
     reasons = sorted({r["first"].get("startReason", "") for r in results} - {""})
@@ -318,14 +318,15 @@ def main(argv=None):
     site = build_site()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     with contextlib.ExitStack() as stack:
-        if args.start == "normal":
-            site = normal_start_site(site, Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        served = stack.enter_context(serve_site(site))
-        if args.against:
-            other = args.against
+        def serve(directory):
+            """`directory` served (a copy that starts the normal way under --start normal) until the end."""
             if args.start == "normal":
-                other = normal_start_site(other, Path(stack.enter_context(tempfile.TemporaryDirectory())))
-            sites = {"this checkout": served, str(args.against): stack.enter_context(serve_site(other))}
+                directory = normal_start_site(directory, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            return stack.enter_context(serve_site(directory))
+
+        served = serve(site)
+        if args.against:
+            sites = {"this checkout": served, str(args.against): serve(args.against)}
             results = compare_starts(args.engine, sites, args.runs, args.settled, args.later)
             version = results["this checkout"][0]["version"]
             print(f"browser: {args.engine} {version}, headless, {args.runs} rounds in turn")
