@@ -11,7 +11,9 @@ ready on), counted from the start of navigation. Each run is a browser with a fr
 first visit (nothing cached), then, once the service worker has the site and the page has run the
 runtime's script for the next visit's code cache (data-code-cache, two seconds: a visitor's first
 visit lasts longer), a second visit (the repeat visit: what a returning visitor gets; --later N
-times N more visits after it). Each visit
+times N more visits after it), and, once the browser has been closed and started again on the same
+profile, one more (the repeat visit after the browser restarted: a visitor back another day, when
+nothing of the site runs any more, its service worker included). Each visit
 goes from a blank page once the machine has been quiet for half a second (settle): a browser just
 started, or a new page, goes on with work of its own for a second or more, which a visitor's open
 and idle browser has done; --at-once opens each visit in a new page at once instead (how visits
@@ -55,8 +57,11 @@ from browser_engines import ENGINES, launch  # noqa: E402
 from handwriting import STROKES, written  # noqa: E402
 from web_support import ARCHS, build_site, serve_site  # noqa: E402
 
+# The visits each run times (besides --later's), as the report names them.
+VISITS = {"first": "first visit", "repeat": "repeat visit", "restarted": "repeat visit after the browser restarted"}
 TARGETS_MS = {"first": {"chromium": 1000, "firefox": 1500, "webkit": 1500}, "repeat": {"chromium": 600},
-              "mnist-fc": 10, "mnist-cnn": 30, "number": 30, "evaluation": 3000, "frame gap": 500}
+              "restarted": {"chromium": 600}, "mnist-fc": 10, "mnist-cnn": 30, "number": 30, "evaluation": 3000,
+              "frame gap": 500}
 STROKE_SEVEN = STROKES[7]
 NUMBER = written([[STROKES[int(c)]] for c in "31415"], step=190)   # one stroke a digit, with visible gaps
 
@@ -176,21 +181,26 @@ def visit(browser, served, url, settled=True):
 
 
 def time_starts(engine, served, runs, settled=True, later=0):
-    """Per run: {first, repeat: #app data, first_bytes, after_bytes, repeat_bytes, later: [#app data]}."""
+    """Per run: {first, repeat, restarted: #app data, first_bytes, after_bytes, repeat_bytes, restarted_bytes,
+    later: [#app data]}. "restarted" is a visit once the browser has been closed and started again on the same profile:
+    a visitor coming back another day, when nothing of the site runs any more (its service worker included)."""
     url = f"{served.origin}/index.html"
     results = []
     for _ in range(runs):
-        with launch(engine) as browser:
-            first, first_bytes = visit(browser, served, url, settled)
-            ready_at = time.monotonic()
-            offline = browser.wait_for(OFFLINE, timeout_s=600)
-            browser.wait_for(CODE_CACHE_WARMED)  # the first visit's last work for the next one (web/offline.js)
-            after_bytes = served.bytes_sent(ready_at, time.monotonic())
-            repeat, repeat_bytes = visit(browser, served, url, settled)
-            more = [visit(browser, served, url, settled)[0] for _ in range(later)]
-            results.append({"first": first, "repeat": repeat, "offline": offline, "first_bytes": first_bytes,
-                            "after_bytes": after_bytes, "repeat_bytes": repeat_bytes, "later": more,
-                            "version": browser.version})
+        with tempfile.TemporaryDirectory(prefix=f"mnist-core-{engine}-", ignore_cleanup_errors=True) as profile:
+            with launch(engine, profile) as browser:
+                first, first_bytes = visit(browser, served, url, settled)
+                ready_at = time.monotonic()
+                offline = browser.wait_for(OFFLINE, timeout_s=600)
+                browser.wait_for(CODE_CACHE_WARMED)  # the first visit's last work for the next one (web/offline.js)
+                after_bytes = served.bytes_sent(ready_at, time.monotonic())
+                repeat, repeat_bytes = visit(browser, served, url, settled)
+                more = [visit(browser, served, url, settled)[0] for _ in range(later)]
+            with launch(engine, profile) as browser:
+                restarted, restarted_bytes = visit(browser, served, url, settled)
+            results.append({"first": first, "repeat": repeat, "restarted": restarted, "offline": offline,
+                            "first_bytes": first_bytes, "after_bytes": after_bytes, "repeat_bytes": repeat_bytes,
+                            "restarted_bytes": restarted_bytes, "later": more, "version": browser.version})
     return results
 
 
@@ -205,7 +215,8 @@ def compare_starts(engine, sites, rounds, settled=True, later=0):
 
 
 def ready_ms(run, visit):
-    """When `run` was ready on `visit` ("first", "repeat", or 3, 4, ... for the later ones), ms since navigation."""
+    """When `run` was ready on `visit` ("first", "repeat", "restarted", or 3, 4, ... for the later ones), ms since
+    navigation."""
     app = run[visit] if isinstance(visit, str) else run["later"][visit - 3]
     return float(app["loadMs"])
 
@@ -216,22 +227,24 @@ def report_comparison(engine, results):
         print(f"== {name}")
         report_starts(engine, runs)
     (a, runs_a), (b, runs_b) = results.items()
-    for visit in ["first", "repeat", *range(3, 3 + len(runs_a[0]["later"]))]:
+    for visit in [*VISITS, *range(3, 3 + len(runs_a[0]["later"]))]:
         mine = [ready_ms(run, visit) for run in runs_a]
         theirs = [ready_ms(run, visit) for run in runs_b]
         sooner = sum(x < y for x, y in zip(mine, theirs, strict=True))
-        label = f"{visit} visit" if isinstance(visit, str) else f"visit {visit}"
+        label = VISITS[visit] if isinstance(visit, str) else f"visit {visit}"
         print(f"{label}: median {statistics.median(mine) / 1000:.2f} s ({a}) against "
               f"{statistics.median(theirs) / 1000:.2f} s ({b}); {a} sooner in {sooner} of {len(mine)} rounds")
 
 
 def report_starts(engine, results):
-    for name in ("first", "repeat"):
+    for name, label in VISITS.items():
         ready = [ready_ms(r, name) for r in results]
         starts = sorted({r[name].get("start", "?") for r in results})
         target = TARGETS_MS[name].get(engine)
         goal = f"; target <= {target / 1000:.1f} s: {verdict(statistics.median(ready), target)}" if target else ""
-        print(f"{name} visit, navigation to ready: median {statistics.median(ready) / 1000:.2f} s over {len(ready)} "
+        if name == "restarted" and any(r["restarted_bytes"] for r in results):  # WebKit's driven MiniBrowser
+            goal += "; NOT a repeat visit: the browser kept nothing of the site across its restart"
+        print(f"{label}, navigation to ready: median {statistics.median(ready) / 1000:.2f} s over {len(ready)} "
               f"({seconds(ready)} s), started from {'/'.join(starts)}{goal}")
         marks = [json.loads(r[name]["loadMarks"]) for r in results]
         names = sorted({n for m in marks for n in m}, key=lambda n: statistics.median(m.get(n, 0) for m in marks))
@@ -253,7 +266,7 @@ def report_starts(engine, results):
     print(f"  bytes the server sent (median): first visit {mb('first_bytes'):.1f} MB before ready, "
           f"{mb('after_bytes'):.1f} MB after it until the service worker had the site "
           f"(data-offline {'/'.join(sorted({r['offline'] for r in results}))}); "
-          f"repeat visit {mb('repeat_bytes'):.2f} MB before ready")
+          f"repeat visit {mb('repeat_bytes'):.2f} MB before ready, after the restart {mb('restarted_bytes'):.2f} MB")
 
 
 def report_predictions(browser, served, args):
