@@ -53,7 +53,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO)]  # web_support, browser_engines: build, serve, launch; sitebuild
 
-from browser_engines import ENGINES, launch  # noqa: E402
+from browser_engines import ENGINES, fresh_profile, launch  # noqa: E402
 from handwriting import STROKES, written  # noqa: E402
 from web_support import ARCHS, build_site, serve_site  # noqa: E402
 
@@ -187,7 +187,7 @@ def time_starts(engine, served, runs, settled=True, later=0):
     url = f"{served.origin}/index.html"
     results = []
     for _ in range(runs):
-        with tempfile.TemporaryDirectory(prefix=f"mnist-core-{engine}-", ignore_cleanup_errors=True) as profile:
+        with fresh_profile(engine) as profile:  # kept across the browser's restart
             with launch(engine, profile) as browser:
                 first, first_bytes = visit(browser, served, url, settled)
                 ready_at = time.monotonic()

@@ -300,13 +300,17 @@ def _xvfb():
 DRIVERS = {"chromium": ChromiumBrowser, "firefox": FirefoxBrowser, "webkit": WebKitBrowser}
 
 
+def fresh_profile(engine):
+    """A temporary directory for an `engine` profile (a context manager giving its path), removed afterwards."""
+    return tempfile.TemporaryDirectory(prefix=f"mnist-core-{engine}-", ignore_cleanup_errors=True)
+
+
 @contextlib.contextmanager
 def launch(engine, profile=None):
-    """The engine's browser with a fresh profile (a temporary directory unless given), closed afterwards."""
+    """The engine's browser with a fresh profile (fresh_profile unless given), closed afterwards."""
     with contextlib.ExitStack() as stack:
         if profile is None:
-            profile = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"mnist-core-{engine}-",
-                                                                      ignore_cleanup_errors=True))
+            profile = stack.enter_context(fresh_profile(engine))
         browser = DRIVERS[engine](profile)
         try:
             yield browser
