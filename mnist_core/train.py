@@ -25,7 +25,12 @@ from .training.run import SilentReporter, train
 
 
 class ProgressReporter(SilentReporter):
-    """A progress bar per epoch (tqdm when installed) and one line per epoch with the validation result."""
+    """A progress bar per epoch (tqdm when installed) and one line per epoch with the validation result.
+
+    One tqdm bar serves every epoch (made at the first, reset at each later one, cleared at each end): Ctrl-C landing
+    inside tqdm's constructor, as it could with a bar made each epoch, leaves a half-made bar whose collection at exit
+    prints a traceback after "interrupted".
+    """
 
     def __init__(self, epochs, n_train):
         self.epochs, self.n_train = epochs, n_train
@@ -39,9 +44,16 @@ class ProgressReporter(SilentReporter):
     def start_epoch(self, epoch, n_batches):
         self.seen = self.loss_sum = self.correct = 0
         self.epoch = epoch + 1
-        if self.tqdm:
-            self.bar = self.tqdm(total=self.n_train, desc=f"epoch {self.epoch}/{self.epochs}", unit="img",
-                                 leave=False, dynamic_ncols=True, mininterval=0.5)
+        if not self.tqdm:
+            return
+        desc = f"epoch {self.epoch}/{self.epochs}"
+        if self.bar is None:
+            self.bar = self.tqdm(total=self.n_train, desc=desc, unit="img", leave=False, dynamic_ncols=True,
+                                 mininterval=0.5)
+        else:
+            self.bar.set_description(desc, refresh=False)
+            self.bar.set_postfix_str("", refresh=False)
+            self.bar.reset(total=self.n_train)
 
     def batch(self, n_images, loss, accuracy):
         self.seen += n_images
@@ -54,10 +66,14 @@ class ProgressReporter(SilentReporter):
 
     def end_epoch(self, stats):
         if self.bar:
-            self.bar.close()
+            self.bar.clear()
         print(f"epoch {stats.epoch}/{self.epochs}: train_loss={stats.train_loss:.4f} "
               f"train_acc={100 * stats.train_accuracy:.2f}% val_loss={stats.val_loss:.4f} "
               f"val_acc={100 * stats.val_accuracy:.2f}% ({stats.seconds:.1f} s)", flush=True)
+
+    def close(self):
+        if self.bar:
+            self.bar.close()
 
 
 def build_parser():
@@ -164,8 +180,12 @@ def main(argv=None):
             save_checkpoint(checkpoint, model, opt, stats.epoch, metadata)
 
     start = time.perf_counter()
-    history = train(model, images, labels, config, ProgressReporter(config.epochs, len(images) - n_val),
-                    start_epoch=start_epoch, optimizer=optimizer, on_epoch_end=on_epoch_end)
+    reporter = ProgressReporter(config.epochs, len(images) - n_val)
+    try:
+        history = train(model, images, labels, config, reporter, start_epoch=start_epoch, optimizer=optimizer,
+                        on_epoch_end=on_epoch_end)
+    finally:
+        reporter.close()
     elapsed = time.perf_counter() - start
     if history:
         print(f"main: training took {elapsed:.1f} s, {elapsed / len(history):.2f} s/epoch")
