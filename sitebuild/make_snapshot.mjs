@@ -98,9 +98,15 @@ function memoryRuns(memory, before) {
 // The libraries Emscripten's linker has loaded, in order (the main module left out).
 const loadedLibraries = (Module) => Object.keys(Module.LDSO.loadedLibsByName).filter((name) => name.startsWith("/"));
 
+// The preloaded libraries' files are left empty: CPython's import of an extension module goes through
+// Emscripten's dlopen, which reads the whole file into the wasm heap before the linker finds the library
+// loaded already, and never frees that copy, which would put the libraries' code (4.6 MB) into the
+// memory a second time. Empty, the copy is nothing; the files need only be there for the import to find.
+const EMPTY = new Uint8Array(0);
+
 async function python(libraries) {
   page.hookNextStart({ preRun: (Module) => {
-    page.installFiles(Module, files);
+    page.installFiles(Module, files.map(([path, bytes]) => [path, libraries.includes(path) ? EMPTY : bytes]));
     page.preloadLibraries(Module, libraries.map((path) => [path, code.get(path)]));
   } });
   const pyodide = await loadPyodide({ indexURL, _makeSnapshot: true, env: { PYTHONHASHSEED: "0" } });

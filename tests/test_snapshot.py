@@ -150,6 +150,25 @@ def test_the_snapshot_and_its_rest_hold_the_wheels_files_between_them(site):
     assert in_rest | set(manifest["libraries"]) == {path for path, _ in site_packages_files(wheels)}
 
 
+def test_the_snapshot_holds_the_extension_modules_code_once(site):
+    # Emscripten's dlopen reads a library's whole file into the wasm heap and keeps that copy: the maker leaves
+    # the preloaded libraries' files empty, or the memory would hold their code (4.6 MB) a second time.
+    blob = (site / "pyodide" / "snapshot.bin").read_bytes()
+    magic = b"mnist-core snapshot\n"
+    (length,) = struct.unpack_from("<I", blob, len(magic))
+    at = len(magic) + 4 + length
+    header = json.loads(blob[len(magic) + 4:at])
+    libraries = []
+    for _, size in header["libraries"]:
+        libraries.append(blob[at:at + size])
+        at += size
+    memory = blob[at:]  # the memory's stored runs
+    assert len(memory) == sum(size for _, size in header["memory"]["runs"])
+    assert libraries and all(code[:4] == b"\0asm" for code in libraries)
+    for code in libraries:
+        assert memory.find(code[:4096]) == -1
+
+
 def test_python_and_javascript_key_a_snapshot_alike(site):
     from sitebuild.snapshot import snapshot_key
 
