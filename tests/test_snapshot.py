@@ -66,6 +66,20 @@ def run_restored(site, script, out_dir, before_rest=False):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def decode_blob(blob, listed):
+    """A snapshot blob as web/python-snapshot.js lays it out (its magic, the header's length, the header, then the
+    parts `listed` in the header): (header, [the listed parts' bytes], the bytes after them)."""
+    magic = b"mnist-core snapshot\n"
+    (length,) = struct.unpack_from("<I", blob, len(magic))
+    at = len(magic) + 4 + length
+    header = json.loads(blob[len(magic) + 4:at])
+    parts = []
+    for _, size in header[listed]:
+        parts.append(blob[at:at + size])
+        at += size
+    return header, parts, blob[at:]
+
+
 @pytest.fixture(scope="module")
 def both(site, tmp_path_factory):
     """(normal start, restored snapshot, another restored snapshot): the script's results each way."""
@@ -141,8 +155,7 @@ def test_the_snapshot_and_its_rest_hold_the_wheels_files_between_them(site):
     wheels = [pyodide / name.removeprefix("pyodide/") for name in manifest["inputs"]
               if name.endswith(".whl")]
     rest = (pyodide / "snapshot-rest.bin").read_bytes()
-    (length,) = struct.unpack_from("<I", rest, len(b"mnist-core snapshot\n"))
-    header = json.loads(rest[len(b"mnist-core snapshot\n") + 4:][:length])
+    header, _, _ = decode_blob(rest, "files")
     in_rest = {path for path, _ in header["files"]}
     assert header["key"] == manifest["key"]
     assert hashlib.sha256(rest).hexdigest() == manifest["rest"]["sha256"]
@@ -153,16 +166,7 @@ def test_the_snapshot_and_its_rest_hold_the_wheels_files_between_them(site):
 def test_the_snapshot_holds_the_extension_modules_code_once(site):
     # Emscripten's dlopen reads a library's whole file into the wasm heap and keeps that copy: the maker leaves
     # the preloaded libraries' files empty, or the memory would hold their code (4.6 MB) a second time.
-    blob = (site / "pyodide" / "snapshot.bin").read_bytes()
-    magic = b"mnist-core snapshot\n"
-    (length,) = struct.unpack_from("<I", blob, len(magic))
-    at = len(magic) + 4 + length
-    header = json.loads(blob[len(magic) + 4:at])
-    libraries = []
-    for _, size in header["libraries"]:
-        libraries.append(blob[at:at + size])
-        at += size
-    memory = blob[at:]  # the memory's stored runs
+    header, libraries, memory = decode_blob((site / "pyodide" / "snapshot.bin").read_bytes(), "libraries")
     assert len(memory) == sum(size for _, size in header["memory"]["runs"])
     assert libraries and all(code[:4] == b"\0asm" for code in libraries)
     for code in libraries:
