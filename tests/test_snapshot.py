@@ -173,6 +173,37 @@ def test_the_snapshot_holds_the_extension_modules_code_once(site):
         assert memory.find(code[:4096]) == -1
 
 
+def test_a_restore_that_fails_loading_the_libraries_falls_back_saying_why_instead_of_waiting(site, tmp_path):
+    # The runtime starts as soon as its wasm has compiled and waits for the snapshot in its last preRun hook
+    # (web/python-snapshot.js's hookNextStart): a failure there must end the restore with its reason. Here the
+    # last library is an empty wasm module (no dylink section), in a snapshot that passes every check.
+    copy = tmp_path / "site"
+    (copy / "pyodide").mkdir(parents=True)
+    for entry in site.iterdir():
+        if entry.name != "pyodide":
+            (copy / entry.name).symlink_to(entry)
+    for entry in (site / "pyodide").iterdir():
+        if entry.name not in ("snapshot.bin", "snapshot.json"):
+            (copy / "pyodide" / entry.name).symlink_to(entry)
+    header, libraries, memory = decode_blob((site / "pyodide" / "snapshot.bin").read_bytes(), "libraries")
+    empty = b"\0asm\1\0\0\0"
+    header["libraries"][-1][1] = len(empty)
+    encoded = json.dumps(header).encode()
+    blob = b"".join([b"mnist-core snapshot\n", struct.pack("<I", len(encoded)), encoded, *libraries[:-1], empty,
+                     memory])
+    (copy / "pyodide" / "snapshot.bin").write_bytes(blob)
+    manifest = json.loads((site / "pyodide" / "snapshot.json").read_text())
+    manifest["sha256"] = hashlib.sha256(blob).hexdigest()
+    (copy / "pyodide" / "snapshot.json").write_text(json.dumps(manifest))
+    script = tmp_path / "script.py"
+    script.write_text("1")
+    result = subprocess.run(["node", str(SNAPSHOT_RUNNER), str(copy), str(script)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 3, result.stderr[-4000:]  # started the normal way
+    assert "the snapshot was not used: restoring it failed: " in result.stderr
+    assert "need dylink section" in result.stderr
+
+
 def test_python_and_javascript_key_a_snapshot_alike(site):
     from sitebuild.snapshot import snapshot_key
 

@@ -159,9 +159,12 @@ async function start() {
   const loadMs = performance.now();
   for (const [name, epoch] of Object.entries(info.marks)) marks[name] = epoch - performance.timeOrigin;
   marks.ready = loadMs;
-  const named = { strokes: "strokesTaken", "first-paint": "firstPaint", "first-contentful-paint": "firstContentfulPaint" };
-  for (const entry of [...performance.getEntriesByName("strokes"), ...performance.getEntriesByType("paint")]) {
-    marks[named[entry.name]] = entry.startTime;
+  const named = {
+    strokes: "strokesTaken", "first-paint": "firstPaint", "first-contentful-paint": "firstContentfulPaint",
+    "wasm-handed-over": "wasmHandedOver", "snapshot-handed-over": "snapshotHandedOver", // index.html
+  };
+  for (const [name, mark] of Object.entries(named)) {
+    for (const entry of performance.getEntriesByName(name)) marks[mark] = entry.startTime;
   }
   state.ready = true;
   buttons.random.disabled = false;

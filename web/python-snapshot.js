@@ -17,7 +17,8 @@
 //       Emscripten's Module); the loader's own fetch of the wasm, for the instantiateWasm ours
 //       replaces, is answered never (python-start.js)
 //   Module.FS, Module.newDSO, Module.loadWebAssemblyModule, Module.LDSO (Emscripten 3.1.58's
-//       dynamic linker), Module.wasmTable (NumPy's slots start at TABLE_BASE)
+//       dynamic linker), Module.wasmTable (NumPy's slots start at TABLE_BASE),
+//       Module.addRunDependency / removeRunDependency (a preRun hook that waits)
 //   Module.__PyRuntime, Module.__PyEM_EMSCRIPTEN_COUNT_ARGS_OFFSET, Module._PyEM_CountArgsPtr
 //   pyodide.loadedPackages (emptied before the snapshot: its JS object must be as a fresh one)
 //   the loader's own fetch of the standard library (its stdLibURL), answered with no bytes in a
@@ -26,7 +27,7 @@
 //   - the snapshot holds the wasm memory only. NumPy's extension modules (wasm side modules) live
 //     outside it: their code, their slots in the function table. So the ones imported before the
 //     snapshot are loaded again before the interpreter starts, in the same order, at the same
-//     point of start-up (the last preRun hook, synchronously), where the memory they get and
+//     point of start-up (the last preRun hook, all in one go), where the memory they get and
 //     their table slots are the same as when the snapshot was made. The files live outside it
 //     too (Emscripten's file system is JavaScript): they are written back after ready, with the
 //     standard library's zip, whose directory zipimport keeps in memory from when the snapshot was
@@ -161,17 +162,28 @@ export function preloadLibraries(Module, libraries) {
 }
 
 // Run `hooks` inside the next Pyodide start: `preRun(Module)` as the last of Pyodide's preRun
-// hooks (after the file system is set up, before the interpreter starts), our own instantiateWasm,
-// and restoreSnapshot(original, snapshot, Module) instead of Pyodide's API.restoreSnapshot(snapshot).
+// hooks (after the file system is set up, before the interpreter starts; when it returns a promise,
+// the start waits for it, as an Emscripten run dependency, and fails if it rejects), our own
+// instantiateWasm, and restoreSnapshot(original, snapshot, Module) instead of Pyodide's
+// API.restoreSnapshot(snapshot).
 let factory = null; // pyodide.asm.js's own globalThis._createPyodideModule
 export function hookNextStart({ preRun, instantiateWasm, restoreSnapshot }) {
   factory ||= globalThis._createPyodideModule;
   if (typeof factory !== "function") throw new Error(`${FACTORY} is not loaded`);
   globalThis._createPyodideModule = (settings) => {
     globalThis._createPyodideModule = factory;
-    if (preRun) settings.preRun.unshift(preRun); // Emscripten runs Module.preRun from the last one
+    let failed;
+    const preRunFailed = new Promise((_, reject) => { failed = reject; });
+    if (preRun) {
+      settings.preRun.unshift((Module) => { // Emscripten runs Module.preRun from the last one
+        const waited = preRun(Module);
+        if (!waited) return;
+        Module.addRunDependency("mnist-core preRun");
+        waited.then(() => Module.removeRunDependency("mnist-core preRun")).catch(failed);
+      });
+    }
     if (instantiateWasm) settings.instantiateWasm = instantiateWasm;
-    const created = factory(settings);
+    const created = Promise.race([factory(settings), preRunFailed]);
     if (!restoreSnapshot) return created;
     return created.then((Module) => { // loadPyodide calls it next, once this resolves
       const original = settings.API.restoreSnapshot;

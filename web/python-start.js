@@ -141,8 +141,8 @@ async function checkedRest(download, manifest) {
 
 
 // The runtime's wasm, compiled while everything else downloads (and, where the engine caches
-// compiled code, from that cache on a repeat visit). hook(ready) gives an instantiateWasm for one
-// start that takes it once `ready` resolves too, and a promise that rejects if either fails
+// compiled code, from that cache on a repeat visit). hook() gives an instantiateWasm for one start,
+// which instantiates it as soon as it has compiled, and a promise that rejects if that fails
 // (Pyodide's own would only log it, and wait for ever).
 function compiledRuntime(get, mark, early = null) {
   const bytesThenCompile = () => get(WASM).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
@@ -151,14 +151,14 @@ function compiledRuntime(get, mark, early = null) {
     : bytesThenCompile());
   const compiled = early ? early.catch(compile) : compile();
   compiled.then(() => mark("wasmCompiled"), () => {});
-  return function hook(ready = null) {
+  return function hook() {
     let failed;
     const failure = new Promise((_, reject) => { failed = reject; });
     failure.catch(() => {});
     const instantiateWasm = (imports, receive) => {
       mark("wasmAsked");
-      Promise.all([compiled, ready])
-        .then(([module]) => WebAssembly.instantiate(module, imports).then((instance) => {
+      compiled
+        .then((module) => WebAssembly.instantiate(module, imports).then((instance) => {
           mark("wasmInstantiated");
           receive(instance, module);
         }))
@@ -235,15 +235,17 @@ export async function startPython({ loadPyodide, site, options, packages, fetch 
     mark("snapshotManifest");
     let parts = null;
     const snapshot = checkedSnapshot(download, manifest, mark).then((checked) => { parts = checked; });
-    const { instantiateWasm, failure } = runtime(snapshot);
+    const { instantiateWasm, failure } = runtime();
     await factory;
     hookNextStart({
       instantiateWasm,
-      preRun: (Module) => { // after instantiateWasm, which waited for the snapshot
+      // The runtime starts as soon as its wasm has compiled (on a repeat visit the page asks for the
+      // snapshot only then), so that Emscripten links it while the snapshot arrives; it waits here.
+      preRun: (Module) => snapshot.then(() => {
         installFiles(Module, parts.libraries); // [path, bytes, module]: the first two are a file
         preloadLibraries(Module, parts.libraries.map(([path, , module]) => [path, module]));
         mark("librariesLoaded");
-      },
+      }),
       restoreSnapshot: (original, _, Module) => {
         mark("runtimeReady");
         const header = writeMemory(Module.HEAPU8, parts.memory);
