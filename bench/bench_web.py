@@ -236,6 +236,19 @@ def report_comparison(engine, results):
               f"{statistics.median(theirs) / 1000:.2f} s ({b}); {a} sooner in {sooner} of {len(mine)} rounds")
 
 
+def report_phases(visits):
+    """The median of each step's end over `visits` (#app data), in order, and what each added."""
+    marks = [json.loads(app["loadMarks"]) for app in visits]
+    names = sorted({n for m in marks for n in m}, key=lambda n: statistics.median(m.get(n, 0) for m in marks))
+    previous = 0.0
+    rows = []
+    for mark in names:
+        at = statistics.median(m[mark] for m in marks if mark in m)
+        rows.append(f"{mark} {at:.0f} (+{at - previous:.0f})")
+        previous = at
+    print(f"  phases, ms since navigation (median; + what the step added): {', '.join(rows)}")
+
+
 def report_starts(engine, results):
     for name, label in VISITS.items():
         ready = [ready_ms(r, name) for r in results]
@@ -246,19 +259,12 @@ def report_starts(engine, results):
             goal += "; NOT a repeat visit: the browser kept nothing of the site across its restart"
         print(f"{label}, navigation to ready: median {statistics.median(ready) / 1000:.2f} s over {len(ready)} "
               f"({seconds(ready)} s), started from {'/'.join(starts)}{goal}")
-        marks = [json.loads(r[name]["loadMarks"]) for r in results]
-        names = sorted({n for m in marks for n in m}, key=lambda n: statistics.median(m.get(n, 0) for m in marks))
-        previous = 0.0
-        rows = []
-        for mark in names:
-            at = statistics.median(m[mark] for m in marks if mark in m)
-            rows.append(f"{mark} {at:.0f} (+{at - previous:.0f})")
-            previous = at
-        print(f"  phases, ms since navigation (median; + what the step added): {', '.join(rows)}")
+        report_phases([r[name] for r in results])
     for n in range(len(results[0]["later"])):
         ready = [ready_ms(r, n + 3) for r in results]
         print(f"visit {n + 3}, navigation to ready: median {statistics.median(ready) / 1000:.2f} s over {len(ready)} "
               f"({seconds(ready)} s)")
+        report_phases([r["later"][n] for r in results])
     reasons = sorted({r["first"].get("startReason", "") for r in results} - {""})
     if reasons:
         print(f"  why not the snapshot: {'; '.join(reasons)}")

@@ -198,7 +198,8 @@ const never = new Promise(() => {});
 // rest}. rest(), to be called once the page is ready, installs what a restore left for later
 // (restoreRest; a promise), and has nothing to do after a normal start.
 // Everything starts at once: the wasm compiles, pyodide.asm.js loads, the snapshot downloads (and is
-// checked, and its libraries compiled) while Pyodide's start-up runs up to instantiating the wasm.
+// checked, and its libraries compiled) while Pyodide's start-up instantiates and links the runtime as
+// soon as its wasm has compiled; the start then waits for the snapshot in its last preRun hook.
 //   site      the site's root URL: the files above are relative to it
 //   options   loadPyodide's {indexURL, lockFileURL} (URLs in a browser, paths under Node)
 //   fetch     how files are fetched (the global one; tests under Node read files)
