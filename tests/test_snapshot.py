@@ -66,18 +66,26 @@ def run_restored(site, script, out_dir, before_rest=False):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+BLOB_MAGIC = b"mnist-core snapshot\n"  # web/python-snapshot.js's SNAPSHOT_MAGIC
+
+
 def decode_blob(blob, listed):
     """A snapshot blob as web/python-snapshot.js lays it out (its magic, the header's length, the header, then the
     parts `listed` in the header): (header, [the listed parts' bytes], the bytes after them)."""
-    magic = b"mnist-core snapshot\n"
-    (length,) = struct.unpack_from("<I", blob, len(magic))
-    at = len(magic) + 4 + length
-    header = json.loads(blob[len(magic) + 4:at])
+    (length,) = struct.unpack_from("<I", blob, len(BLOB_MAGIC))
+    at = len(BLOB_MAGIC) + 4 + length
+    header = json.loads(blob[len(BLOB_MAGIC) + 4:at])
     parts = []
     for _, size in header[listed]:
         parts.append(blob[at:at + size])
         at += size
     return header, parts, blob[at:]
+
+
+def encode_blob(header, parts, after):
+    """decode_blob's inverse: the blob of `header`, its listed `parts` and the bytes `after` them."""
+    encoded = json.dumps(header).encode()
+    return b"".join([BLOB_MAGIC, struct.pack("<I", len(encoded)), encoded, *parts, after])
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +196,7 @@ def test_a_restore_that_fails_loading_the_libraries_falls_back_saying_why_instea
     header, libraries, memory = decode_blob((site / "pyodide" / "snapshot.bin").read_bytes(), "libraries")
     empty = b"\0asm\1\0\0\0"
     header["libraries"][-1][1] = len(empty)
-    encoded = json.dumps(header).encode()
-    blob = b"".join([b"mnist-core snapshot\n", struct.pack("<I", len(encoded)), encoded, *libraries[:-1], empty,
-                     memory])
+    blob = encode_blob(header, [*libraries[:-1], empty], memory)
     (copy / "pyodide" / "snapshot.bin").write_bytes(blob)
     manifest = json.loads((site / "pyodide" / "snapshot.json").read_text())
     manifest["sha256"] = hashlib.sha256(blob).hexdigest()
