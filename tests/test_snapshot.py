@@ -210,6 +210,57 @@ def test_a_restore_that_fails_loading_the_libraries_falls_back_saying_why_instea
     assert "need dylink section" in result.stderr
 
 
+# Restores the site's snapshot under Node as the page does, counting the calls that would run Python source
+# during Pyodide's start (web/python-snapshot.js's bootstrapWithoutCompiler stands in for them), then runs some.
+BOOTSTRAP_SCRIPT = """
+const [site] = process.argv.slice(1);
+const { readFile } = await import("node:fs/promises");
+const { fileURLToPath } = await import("node:url");
+const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", site).href);
+const { startPython } = await import(new URL("python-start.js", site).href);
+await import(new URL("pyodide/pyodide.asm.js", site).href);
+const factory = globalThis._createPyodideModule;
+const calls = [];
+globalThis._createPyodideModule = (settings) => factory(settings).then((Module) => {
+  for (const name of ["rawRun", "runPythonInternal"]) {
+    const original = settings.API[name];
+    settings.API[name] = (...args) => { calls.push([name, String(args[0])]); return original(...args); };
+  }
+  return Module;
+});
+const fetch = async (url) => new Response(await readFile(fileURLToPath(url)),
+                                          { headers: { "content-type": "application/wasm" } });
+const indexURL = fileURLToPath(new URL("pyodide/", site));
+const { pyodide, start, reason } = await startPython({
+  loadPyodide, site, options: { indexURL, lockFileURL: `${indexURL}pyodide-lock.json` },
+  packages: ["numpy", "mnist_core"], fetch });
+const during = calls.length;
+const internal = pyodide._api.runPythonInternal("6 * 7");
+const checks = pyodide.runPython(
+  "import __main__, builtins, importlib, sys; "
+  + "[sys.modules['_pyodide_core'].__name__, __main__.__name__, builtins.len('abc'), "
+  + "importlib.import_module('mnist_core.browser').__name__, eval('6 * 7')]").toJs();
+const names = [...pyodide._api.runPythonInternal_dict.keys()];
+console.log(JSON.stringify({ start, reason, during, calls, checks, internal, names,
+                             globals: pyodide.globals.get("__name__") }));
+"""
+
+
+def test_a_restore_starts_python_without_running_python_source(site):
+    # Python's parser and compiler are never used before ready in a restore (their wasm would be compiled on the
+    # way); the objects Pyodide's bootstrap asks for are what running its source would give.
+    found = subprocess.run(["node", "--input-type=module", "-e", BOOTSTRAP_SCRIPT, site.as_uri() + "/"],
+                           capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stderr[-4000:]
+    result = json.loads(found.stdout.strip().splitlines()[-1])
+    assert (result["start"], result["reason"]) == ("snapshot", "")
+    assert result["during"] == 0, result["calls"]
+    assert result["calls"] == [["runPythonInternal", "6 * 7"]] and result["internal"] == 42  # the spies were there
+    assert result["checks"] == ["_pyodide_core", "__main__", 3, "mnist_core.browser", 42]
+    assert result["globals"] == "__main__"
+    assert {"importlib", "__main__", "builtins"} <= set(result["names"])
+
+
 def test_python_and_javascript_key_a_snapshot_alike(site):
     from sitebuild.snapshot import snapshot_key
 

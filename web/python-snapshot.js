@@ -23,6 +23,10 @@
 //   pyodide.loadedPackages (emptied before the snapshot: its JS object must be as a fresh one)
 //   the loader's own fetch of the standard library (its stdLibURL), answered with no bytes in a
 //       restore: the zip is written where the loader wrote it (stdlibPath) after ready
+//   API.finalizeBootstrap's Python source, in a restore (bootstrapWithoutCompiler): API.rawRun,
+//       API.runPythonInternal, API.runPythonInternal_dict and API._pyodide._base.eval_code, replaced
+//       for its one call; Module.pyproxy_new, Module._PyImport_ImportModule, _PyModule_GetDict,
+//       _PyDict_New, _Py_DecRef, _PyErr_Clear, stringToNewUTF8, _free
 // and on these facts about it:
 //   - the snapshot holds the wasm memory only. NumPy's extension modules (wasm side modules) live
 //     outside it: their code, their slots in the function table. So the ones imported before the
@@ -188,8 +192,82 @@ export function hookNextStart({ preRun, instantiateWasm, restoreSnapshot }) {
     return created.then((Module) => { // loadPyodide calls it next, once this resolves
       const original = settings.API.restoreSnapshot;
       settings.API.restoreSnapshot = (snapshot) => restoreSnapshot(original, snapshot, Module);
+      bootstrapWithoutCompiler(Module);
       return Module;
     });
+  };
+}
+
+// In a restore, Pyodide's finalizeBootstrap (called next) gets five things by running Python source:
+// `import _pyodide_core`, a new dict ("{}"), then importlib and the namespaces of __main__ and
+// builtins, each imported into that dict. That would be the first use of Python's parser and
+// compiler in this engine, whose wasm functions are compiled on their first call: in Chromium some
+// 20 ms of the worker's, on the way to ready, for modules the restored memory holds already. So,
+// for that one call, each comes from Python's C API instead: the same modules and namespaces, the
+// same dict. Any other source, or a C call that fails, goes to Pyodide's own function.
+function bootstrapWithoutCompiler(Module) {
+  const { API } = Module;
+  const { finalizeBootstrap, rawRun, runPythonInternal } = API;
+  const IMPORTED = { // runPythonInternal's source: [the module, whether it gives its namespace]
+    "import importlib; importlib": ["importlib", false],
+    "import __main__; __main__.__dict__": ["__main__", true],
+    "import builtins; builtins.__dict__": ["builtins", true],
+  };
+  const proxy = (borrowed) => Module.pyproxy_new(borrowed); // a PyProxy takes its own reference
+  const imported = (name) => { // a new reference, or 0 with the error cleared
+    const cName = Module.stringToNewUTF8(name);
+    const module = Module._PyImport_ImportModule(cName);
+    Module._free(cName);
+    if (!module) Module._PyErr_Clear();
+    return module;
+  };
+  let pyodideModule = null; // API._pyodide, while our stand-in answers for it
+  const shortcuts = {
+    rawRun(code) {
+      const module = code === "import _pyodide_core" && imported("_pyodide_core");
+      if (!module) return rawRun(code);
+      Module._Py_DecRef(module);
+      // Next comes API._pyodide._base.eval_code("{}"): the one access of _base goes to a stand-in.
+      pyodideModule = API._pyodide;
+      API._pyodide = new Proxy(pyodideModule, {
+        get(target, name) {
+          if (name !== "_base") return Reflect.get(target, name);
+          API._pyodide = target;
+          pyodideModule = null;
+          const base = target._base;
+          return { eval_code: (source, ...rest) => {
+            if (source !== "{}" || rest.length) return base.eval_code(source, ...rest);
+            const dict = Module._PyDict_New();
+            try { return proxy(dict); } finally { Module._Py_DecRef(dict); }
+          } };
+        },
+      });
+      return [0, ""];
+    },
+    runPythonInternal(source) {
+      const [name, namespace] = IMPORTED[source] || [];
+      const module = name && imported(name);
+      if (!module) return runPythonInternal(source);
+      try {
+        const moduleProxy = proxy(module);
+        API.runPythonInternal_dict.set(name, moduleProxy); // as `import name` there would
+        if (!namespace) return moduleProxy;
+        moduleProxy.destroy();
+        return proxy(Module._PyModule_GetDict(module)); // a borrowed reference
+      } finally {
+        Module._Py_DecRef(module);
+      }
+    },
+  };
+  API.finalizeBootstrap = (...args) => {
+    API.finalizeBootstrap = finalizeBootstrap;
+    Object.assign(API, shortcuts);
+    try {
+      return finalizeBootstrap(...args);
+    } finally {
+      Object.assign(API, { rawRun, runPythonInternal });
+      if (pyodideModule) API._pyodide = pyodideModule;
+    }
   };
 }
 
