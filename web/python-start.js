@@ -140,8 +140,8 @@ async function checkedRest(download, manifest) {
 }
 
 
-// The runtime's wasm, compiled while everything else downloads (and, where the engine caches
-// compiled code, from that cache on a repeat visit). hook() gives an instantiateWasm for one start,
+// The runtime's wasm, compiled while everything else downloads (as it arrives, where the engine
+// can). hook() gives an instantiateWasm for one start,
 // which instantiates it as soon as it has compiled, and a promise that rejects if that fails
 // (Pyodide's own would only log it, and wait for ever).
 function compiledRuntime(get, mark, early = null) {
