@@ -236,8 +236,8 @@ function bootstrapWithoutCompiler(Module) {
           pyodideModule = null;
           const base = target._base;
           return { eval_code: (source, ...rest) => {
-            if (source !== "{}" || rest.length) return base.eval_code(source, ...rest);
-            const dict = Module._PyDict_New();
+            const dict = source === "{}" && !rest.length && Module._PyDict_New();
+            if (!dict) return base.eval_code(source, ...rest);
             try { return proxy(dict); } finally { Module._Py_DecRef(dict); }
           } };
         },
