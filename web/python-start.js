@@ -141,9 +141,9 @@ async function checkedRest(download, manifest) {
 
 
 // The runtime's wasm, compiled while everything else downloads (as it arrives, where the engine
-// can). hook() gives an instantiateWasm for one start,
-// which instantiates it as soon as it has compiled, and a promise that rejects if that fails
-// (Pyodide's own would only log it, and wait for ever).
+// can). hook() gives an instantiateWasm for one start, which instantiates it as soon as it has
+// compiled, and a promise that rejects if that fails (Pyodide's own would only log it, and wait for
+// ever).
 function compiledRuntime(get, mark, early = null) {
   const bytesThenCompile = () => get(WASM).then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b));
   const compile = () => (typeof WebAssembly.compileStreaming === "function"
